@@ -1,0 +1,224 @@
+"""``register_task``: turn problems + a verifier (+ a prompt) into a Gymnasium id in one call.
+
+Example (tested in ``tests/test_envs_tasks.py``; also in the README)::
+
+    from sppo_gym.envs import register_task
+
+    register_task(
+        "my/Capitals-v0",
+        problems=[{"task_id": "fr", "country": "France", "answer": "Paris"}],
+        prompt="What is the capital of {country}? Answer with the city name only.",
+        verifier="exact",
+    )
+    env = gymnasium.make("my/Capitals-v0")
+
+A verifier callable ``(response, problem) -> float`` is *trusted code*: by default it runs in
+your own process, like the rest of your script. If it must run something untrusted (the model's
+code), it should submit that work to the sandbox itself, e.g.
+``sppo_gym.sandbox.get_pool().run(Job("sppo_gym.verifiers.code_judge:judge", payload))``, or use a
+built-in verifier. With ``sandboxed=True`` the callable itself runs inside the sandbox, in a
+candidate process (see :mod:`sppo_gym.envs.sandboxed_callable` for what the function may use).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+from sppo_gym.verifiers import Score, Verifier, precheck
+from sppo_gym.verifiers.registry import BUILTIN
+
+from .base import MAX_RESPONSE_CHARS, SingleStepEnv, check_prompt
+from .problems import as_source
+
+VerifierFn = Callable[[str, dict], float]
+
+
+def score_from_value(value: Any, where: str) -> Score:
+    """A callable's return value as a Score; anything outside [0, 1] is the task author's bug."""
+    if isinstance(value, Score):
+        return value
+    if isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or not 0 <= value <= 1:
+        raise ValueError(f"{where}: the verifier returned {value!r}; a verifier callable must return a float "
+                         "in [0, 1] (or a bool, or a sppo_gym.verifiers.Score)")
+    reward = float(value)
+    verdict = "correct" if reward == 1.0 else "wrong" if reward == 0.0 else "partial"
+    return Score(reward, verdict, passed=reward == 1.0, detail=f"verifier returned {reward:g}")
+
+
+def callable_version(fn: Callable) -> str:
+    """A short hash of the callable's source: changes when the scoring code does."""
+    target = getattr(fn, "func", fn)
+    try:
+        src = inspect.getsource(target)
+    except (OSError, TypeError):
+        src = getattr(target, "__qualname__", repr(target))
+    return hashlib.sha256(src.encode()).hexdigest()[:12]
+
+
+class CallableVerifier(Verifier):
+    """Runs a user's ``(response, problem) -> float`` in this process (it is trusted code)."""
+
+    name = "callable"
+
+    def __init__(self, fn: VerifierFn, *, label: str = "task", max_chars: int = MAX_RESPONSE_CHARS, **options: Any):
+        super().__init__(max_chars=max_chars, **options)
+        self.fn = fn
+        self.label = label
+        self.version = callable_version(fn)
+        self.name = f"callable:{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+    def payload(self, response: str, problem: dict) -> dict:
+        raise NotImplementedError("a CallableVerifier runs in-process; it has no sandbox payload")
+
+    def verify_batch(self, items: Sequence[tuple[str, dict]]) -> list[Score]:
+        out = []
+        for response, problem in items:
+            early = precheck(response, self.max_chars)
+            if early is not None:
+                out.append(early)
+                continue
+            t0 = time.perf_counter()
+            try:
+                value = self.fn(response, problem)
+            except Exception as e:
+                raise RuntimeError(f"{self.label}: the verifier callable raised {type(e).__name__}: {e}") from e
+            score = score_from_value(value, self.label)
+            if not score.elapsed:
+                score.elapsed = time.perf_counter() - t0
+            out.append(score)
+        return out
+
+
+class TaskSpec:
+    """What ``register_task`` was given; shared by every env made from the id (never copied)."""
+
+    def __init__(self, env_id: str, problems: Any, verifier: str | VerifierFn, prompt: Any, sandboxed: bool):
+        self.env_id = env_id
+        self.problems = problems
+        self.verifier = verifier
+        self.prompt = prompt
+        self.sandboxed = sandboxed
+
+    def __deepcopy__(self, memo: dict) -> TaskSpec:
+        return self  # gymnasium deep-copies specs; problems may be large and callables are shared anyway
+
+    def build_verifier(self, max_chars: int, timeout_s: float | None) -> Verifier | str:
+        if isinstance(self.verifier, str):
+            return self.verifier
+        if self.sandboxed:
+            from .sandboxed_callable import SandboxedCallableVerifier
+
+            return SandboxedCallableVerifier(self.verifier, label=self.env_id, max_chars=max_chars, timeout_s=timeout_s)
+        return CallableVerifier(self.verifier, label=self.env_id, max_chars=max_chars)
+
+
+class TaskEnv(SingleStepEnv):
+    """An env made by :func:`register_task` (``info["versions"]["verifier"]`` hashes a callable's source)."""
+
+    def __init__(self, *, task: TaskSpec, id_field: str = "task_id", answer_field: str | None = "answer",
+                 required_fields: Sequence[str] = (), max_response_chars: int = MAX_RESPONSE_CHARS,
+                 timeout_s: float | None = None, **kwargs: Any):
+        self.id_field = id_field
+        self.answer_field = answer_field
+        self.required_fields = tuple(required_fields)
+        self.task = task
+        super().__init__(task.problems, verifier=task.build_verifier(max_response_chars, timeout_s),
+                         prompt=task.prompt, max_response_chars=max_response_chars, timeout_s=timeout_s, **kwargs)
+
+
+def register_task(env_id: str, *, problems: Any, verifier: str | VerifierFn, prompt: str | Callable[[dict], str] | None = None,
+                  sandboxed: bool = False, **defaults: Any) -> str:
+    """Register a single-step task under ``env_id``; returns the id.
+
+    ``problems``: a JSONL path (or any local file ``datasets`` reads), a list of dicts, or a
+    callable ``(rng) -> dict`` (procedural; item ``i`` uses an RNG hashed from (seed, split, i)).
+    ``verifier``: ``"math" | "python_tests" | "stdio" | "coq" | "exact"`` or a callable
+    ``(response, problem) -> float`` in [0, 1]. ``prompt``: a format string over the problem's
+    fields, a callable ``(problem) -> str``, or ``None`` to use each problem's ``prompt`` field.
+    ``sandboxed``: run the verifier callable inside the sandbox instead of this process.
+    ``defaults``: keyword arguments of the env (``split``, ``dataset_seed``, ``size``, ``timeout_s``,
+    ``max_response_chars``, ``id_field``, ``answer_field``, ``required_fields``, ``verifier_options``),
+    overridable in ``gymnasium.make(env_id, **kwargs)``.
+    Everything is validated now, so mistakes surface here rather than mid-training.
+    """
+    where = f"register_task({env_id!r})"
+    if not isinstance(env_id, str) or not env_id:
+        raise TypeError(f"register_task: env_id must be a non-empty str like 'my/Task-v0', got {env_id!r}")
+    gym.envs.registration.parse_env_id(env_id)  # raises gymnasium.error.Error on a malformed id
+    _check_verifier(verifier, sandboxed, where)
+    _check_defaults(defaults, where)
+    spec = TaskSpec(env_id, problems, verifier, prompt, sandboxed)
+    _check_problems_and_prompt(spec, defaults, where)
+    from .vector import SingleStepVectorEnv
+
+    env_fn = functools.partial(TaskEnv, task=spec)
+    gym.register(
+        id=env_id,
+        entry_point=env_fn,
+        vector_entry_point=functools.partial(SingleStepVectorEnv, env_fn=env_fn),
+        nondeterministic=True,
+        kwargs=dict(defaults),
+    )
+    return env_id
+
+
+def _check_verifier(verifier: Any, sandboxed: bool, where: str) -> None:
+    if isinstance(verifier, str):
+        if verifier not in BUILTIN:
+            raise ValueError(f"{where}: verifier={verifier!r} is not a built-in verifier; use one of "
+                             f"{sorted(BUILTIN)} or a callable (response, problem) -> float")
+        if sandboxed:
+            raise ValueError(f"{where}: sandboxed=True applies to verifier callables; built-in verifiers already "
+                             "run their untrusted parts in the sandbox")
+        return
+    if not callable(verifier):
+        raise TypeError(f"{where}: verifier must be a built-in name or a callable (response, problem) -> float, "
+                        f"got {type(verifier).__name__}")
+    try:
+        inspect.signature(verifier).bind("response", {})
+    except TypeError:
+        raise TypeError(f"{where}: verifier callable must accept two arguments (response: str, problem: dict)") from None
+    except ValueError:
+        pass  # builtins without a signature: trust them
+    if sandboxed:
+        from .sandboxed_callable import function_source
+
+        function_source(verifier, where)  # fails now if the source cannot be shipped
+
+
+_ALLOWED_DEFAULTS = ("split", "dataset_seed", "size", "timeout_s", "max_response_chars", "render_mode",
+                     "verifier_options", "id_field", "answer_field", "required_fields")
+
+
+def _check_defaults(defaults: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(defaults) - set(_ALLOWED_DEFAULTS))
+    if unknown:
+        raise TypeError(f"{where}: unknown keyword argument(s) {unknown}; env options are {list(_ALLOWED_DEFAULTS)}")
+
+
+def _check_problems_and_prompt(spec: TaskSpec, defaults: Mapping[str, Any], where: str) -> None:
+    """Load the problems once and format the prompt, naming the field that is wrong."""
+    try:
+        source = as_source(spec.problems, split=defaults.get("split", "train"), seed=defaults.get("dataset_seed", 0),
+                           size=defaults.get("size"), id_field=defaults.get("id_field", "task_id"),
+                           required=tuple(defaults.get("required_fields", ())))
+        check_prompt(spec.prompt, source)
+        first = source.first()
+        if spec.prompt is None and "prompt" not in first:
+            raise ValueError(f"prompt=None needs a 'prompt' field in every problem; problem 0 has {sorted(first)}. "
+                             "Pass prompt='... {field} ...' or a callable (problem) -> str")
+        if callable(spec.prompt):
+            text = spec.prompt(first)
+            if not isinstance(text, str) or not text:
+                raise TypeError(f"the prompt callable must return a non-empty str, got {text!r} for problem 0")
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as e:
+        raise type(e)(f"{where}: {e.args[0] if e.args else e}") from e
