@@ -1,0 +1,123 @@
+"""Find and remove what a job's uid left behind: files in shared writable places, SysV IPC.
+
+Runs inside the container. The server (root, owner of ``/scratch``) lists what a uid owns;
+removal happens in a helper process that has become that uid, since the server holds no
+CAP_DAC_OVERRIDE/CAP_FOWNER and so cannot delete inside the job's own directories.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import stat
+import time
+
+SHARED_DIRS = ("/dev/shm",)
+IPC_RMID = 0
+_IPC_TABLES = {"shm": "shmctl", "sem": "semctl", "msg": "msgctl"}
+
+
+def owned_entries(dirs: list[str], uid: int) -> list[str]:
+    """Top-level entries of ``dirs`` owned by ``uid`` (the caller must be able to list them)."""
+    found = []
+    for d in dirs:
+        try:
+            with os.scandir(d) as it:
+                for entry in it:
+                    try:
+                        if entry.stat(follow_symlinks=False).st_uid == uid:
+                            found.append(entry.path)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return found
+
+
+def ipc_objects(uid: int) -> list[tuple[str, int]]:
+    """SysV IPC objects (kind, id) owned by ``uid``, read from /proc/sysvipc."""
+    out = []
+    for kind in _IPC_TABLES:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                header = f.readline().split()
+                id_col, uid_col = header.index({"shm": "shmid", "sem": "semid", "msg": "msqid"}[kind]), header.index("uid")
+                for line in f:
+                    cols = line.split()
+                    if len(cols) > max(id_col, uid_col) and int(cols[uid_col]) == uid:
+                        out.append((kind, int(cols[id_col])))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def remove_ipc(objects: list[tuple[str, int]]) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, ident in objects:
+        fn = getattr(libc, _IPC_TABLES[kind])
+        if kind == "sem":
+            fn(ident, 0, IPC_RMID)
+        else:
+            fn(ident, IPC_RMID, None)
+
+
+def remove_tree(path: str) -> bool:
+    """Delete ``path`` recursively without following symlinks; True if it is gone."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        try:
+            os.unlink(path)
+            return True
+        except OSError:
+            return False
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
+    ok = True
+    try:
+        with os.scandir(path) as it:
+            names = [e.path for e in it]
+    except OSError:
+        names = []
+    for name in names:
+        ok = remove_tree(name) and ok
+    try:
+        os.rmdir(path)
+    except OSError:
+        return False
+    return ok
+
+
+def scrub(scratch: str, uids: list[int]) -> bool:
+    """Server-side check after the per-uid helpers ran: True if nothing of ``uids`` remains."""
+    dirs = [scratch, *SHARED_DIRS]
+    return not any(owned_entries(dirs, uid) or ipc_objects(uid) for uid in uids)
+
+
+def uid_alive(uid: int, wait_s: float = 0.2) -> bool:
+    """True if a live (non-zombie) process of ``uid`` is still there after ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        alive = False
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{name}").st_uid != uid:
+                    continue
+                with open(f"/proc/{name}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in ("Z", "X"):
+                alive = True
+                break
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.002)

@@ -1,0 +1,274 @@
+"""Judge-side runtime: what a judge entry point gets as ``ctx`` inside the sandbox.
+
+A judge runs as its own non-root uid and cannot fork candidates itself; it asks the job server
+(over ``ctx``'s control socket) to start each candidate under a fresh uid and receives the
+candidate's pipes as file descriptors. Everything read from a candidate is bounded in bytes and
+time, and values cross only as plain data (``plaindata``), so nothing the candidate defines can
+reach the judge's objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import selectors
+import socket
+import stat
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .channel import Channel, ChannelClosed, ChannelTimeout
+from .protocol import FrameReader, encode
+
+__all__ = ["Candidate", "CandidateExited", "ChannelTimeout", "Completed", "JobContext"]
+
+SCRATCH = "/scratch"
+
+
+class CandidateExited(ChannelClosed):
+    """The candidate process ended (exit, crash or kill) while the judge expected a message."""
+
+    def __init__(self, message: str, returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+
+
+@dataclass
+class Completed:
+    """Result of running a whole candidate program."""
+
+    returncode: int | None
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool = False
+    limit: str | None = None
+    """``"timeout"``, ``"output"``, ``"file_size"`` or ``"memory"`` when a limit ended the run."""
+
+
+class JobContext:
+    """Handed to every judge entry point: scratch directory, deadline, and ``spawn``."""
+
+    def __init__(self, ctrl: socket.socket, scratch: str, deadline: float, limits: dict) -> None:
+        self._ctrl = ctrl
+        self._reader = FrameReader()
+        self._pending_fds: list[int] = []
+        self.scratch = scratch
+        self.deadline = deadline
+        self.limits = dict(limits)
+        self._candidates: list[Candidate] = []
+
+    def time_left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def spawn(
+        self,
+        *,
+        target: str | None = None,
+        args: dict | None = None,
+        argv: list[str] | None = None,
+        files: dict[str, bytes | str] | None = None,
+        stdin: bytes | None = None,
+        memory_mb: int | None = None,
+    ) -> Candidate:
+        """Start an untrusted process under a fresh uid in its own directory.
+
+        ``target="module:function"`` runs ``function(args, channel)`` in a process forked from the
+        pre-imported server (talk to it with ``send``/``recv``); ``argv=[...]`` execs a program
+        (talk to it with ``communicate``). ``files`` are written into its directory first.
+        """
+        if (target is None) == (argv is None):
+            raise ValueError("spawn needs exactly one of target= or argv=")
+        enc_files = {}
+        for name, data in (files or {}).items():
+            if "/" in name or name in ("", ".", ".."):
+                raise ValueError(f"file name {name!r} must be a plain name")
+            raw = data.encode() if isinstance(data, str) else data
+            enc_files[name] = base64.b64encode(raw).decode()
+        req = {"op": "spawn", "target": target, "args": args, "argv": argv, "files": enc_files, "memory_mb": memory_mb}
+        msg, fds = self._request(req, want_fds=True)
+        if len(fds) != 4:
+            raise RuntimeError(f"spawn failed: {msg}")
+        cand = Candidate(self, msg["cid"], fds, stdin)
+        self._candidates.append(cand)
+        return cand
+
+    # ---- control socket ----------------------------------------------------------------
+    def _request(self, req: dict, want_fds: bool = False) -> tuple[dict, list[int]]:
+        self._ctrl.sendall(encode(req))
+        fds: list[int] = []
+        while True:
+            msgs = self._reader.feed(b"")
+            if msgs:
+                return msgs[0], fds
+            data, got, _flags, _addr = socket.recv_fds(self._ctrl, 1 << 16, 8)
+            fds += got
+            if not data:
+                raise RuntimeError("job server closed the control socket")
+            msgs = self._reader.feed(data)
+            if msgs:
+                return msgs[0], fds
+
+    def _kill(self, cid: int) -> dict:
+        return self._request({"op": "kill", "cid": cid})[0]
+
+    def _wait(self, cid: int) -> dict:
+        return self._request({"op": "wait", "cid": cid})[0]
+
+    def close_all(self) -> None:
+        for cand in self._candidates:
+            cand.close()
+
+
+class Candidate:
+    """An untrusted process started by ``JobContext.spawn``."""
+
+    def __init__(self, ctx: JobContext, cid: int, fds: list[int], stdin: bytes | None) -> None:
+        self._ctx = ctx
+        self.cid = cid
+        self.stdin_fd, self.stdout_fd, self.stderr_fd, chan_fd = fds
+        self.channel = Channel(chan_fd)
+        self._stdin_data = stdin
+        self.returncode: int | None = None
+        self.killed = False
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self.home = f"{os.path.dirname(ctx.scratch)}/c{cid}"
+        for fd in (self.stdout_fd, self.stderr_fd):
+            os.set_blocking(fd, False)
+
+    # ---- message mode (target=) ---------------------------------------------------------
+    def send(self, value: Any) -> None:
+        try:
+            self.channel.send(value)
+        except ChannelClosed as e:
+            raise self._exited() from e
+
+    def recv(self, timeout: float | None = None, output_bytes: int | None = None) -> Any:
+        """Next plain-data message; drains the candidate's output meanwhile (bounded)."""
+        budget = output_bytes or self._ctx.limits.get("output_bytes", 65536)
+        timeout = self._ctx.time_left() if timeout is None else min(timeout, self._ctx.time_left())
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.channel.recv(timeout=min(0.05, max(0.0, deadline - time.monotonic())))
+            except ChannelTimeout:
+                self._drain(budget)
+                if time.monotonic() >= deadline:
+                    raise ChannelTimeout(f"candidate sent nothing within {timeout:.2f} s") from None
+            except ChannelClosed as e:
+                raise self._exited() from e
+
+    def _exited(self) -> CandidateExited:
+        info = self._ctx._wait(self.cid)
+        self.returncode = info.get("returncode")
+        self._drain(self._ctx.limits.get("output_bytes", 65536))
+        return CandidateExited(f"candidate exited with code {self.returncode}", self.returncode)
+
+    def _drain(self, budget: int) -> bool:
+        """Read what output is available; False once the byte budget is exceeded."""
+        for fd, buf in ((self.stdout_fd, self.stdout), (self.stderr_fd, self.stderr)):
+            try:
+                while len(buf) <= budget:
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        break
+                    buf += chunk
+            except (BlockingIOError, OSError):
+                pass
+        return len(self.stdout) <= budget and len(self.stderr) <= budget
+
+    # ---- program mode (argv=) ------------------------------------------------------------
+    def communicate(self, input: bytes | None = None, timeout: float | None = None, max_bytes: int | None = None) -> Completed:
+        """Feed stdin, collect stdout/stderr (each at most ``max_bytes``) until exit or timeout."""
+        data = memoryview(input if input is not None else (self._stdin_data or b""))
+        budget = max_bytes or self._ctx.limits.get("output_bytes", 65536)
+        timeout = self._ctx.time_left() if timeout is None else min(timeout, self._ctx.time_left())
+        deadline = time.monotonic() + timeout
+        sel = selectors.DefaultSelector()
+        os.set_blocking(self.stdin_fd, False)
+        if data:
+            sel.register(self.stdin_fd, selectors.EVENT_WRITE)
+        else:
+            os.close(self.stdin_fd)
+            self.stdin_fd = -1
+        bufs = {self.stdout_fd: self.stdout, self.stderr_fd: self.stderr}
+        for fd in bufs:
+            sel.register(fd, selectors.EVENT_READ)
+        limit = None
+        while bufs and limit is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                limit = "timeout"
+                break
+            for key, _ in sel.select(left):
+                fd = key.fd
+                if fd == self.stdin_fd:
+                    try:
+                        n = os.write(fd, data[:65536])
+                        data = data[n:]
+                    except (BrokenPipeError, BlockingIOError, OSError):
+                        data = data[:0]
+                    if not data:
+                        sel.unregister(fd)
+                        os.close(fd)
+                        self.stdin_fd = -1
+                    continue
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    sel.unregister(fd)
+                    del bufs[fd]
+                    continue
+                bufs[fd] += chunk
+                if len(bufs[fd]) > budget:
+                    limit = "output"
+        sel.close()
+        if limit is not None:
+            self.kill()
+        else:
+            self.returncode = self._ctx._wait(self.cid).get("returncode")
+        if limit is None and self.returncode == -25:  # SIGXFSZ
+            limit = "file_size"
+        return Completed(self.returncode, bytes(self.stdout[:budget]), bytes(self.stderr[:budget]),
+                         limit == "timeout", limit)
+
+    # ---- both ------------------------------------------------------------------------------
+    def kill(self) -> None:
+        """SIGKILL the candidate and everything it started."""
+        if self.returncode is None or not self.killed:
+            info = self._ctx._kill(self.cid)
+            self.killed = True
+            self.returncode = info.get("returncode", self.returncode)
+
+    def read_file(self, name: str, max_bytes: int = 16 * 1024 * 1024) -> bytes:
+        """Read a regular file the candidate wrote in its directory (no symlinks followed)."""
+        if "/" in name or name in ("", ".", ".."):
+            raise ValueError(f"file name {name!r} must be a plain name")
+        dfd = os.open(self.home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
+        finally:
+            os.close(dfd)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != self.cid:
+                raise PermissionError(f"{name} is not a regular file written by the candidate")
+            if st.st_size > max_bytes:
+                raise ValueError(f"{name} is {st.st_size} bytes, more than {max_bytes}")
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                return f.read(max_bytes + 1)[:max_bytes]
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        for fd in (self.stdin_fd, self.stdout_fd, self.stderr_fd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.stdin_fd = self.stdout_fd = self.stderr_fd = -1
+        self.channel.close()

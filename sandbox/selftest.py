@@ -1,0 +1,83 @@
+"""Task-free entry points for the sandbox's own tests, ``doctor`` and overhead benchmarks.
+
+They exercise the job protocol and the judge/candidate split; none of them judges anything.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+from .channel import Channel
+from .runtime import JobContext
+
+
+def echo(payload: dict, ctx: JobContext) -> Any:
+    """Trivial job: return the payload (the overhead benchmark's unit of work)."""
+    return payload
+
+
+def whoami(payload: dict, ctx: JobContext) -> dict:
+    """Report the judge's identity and surroundings (used by doctor and isolation tests)."""
+    ifaces = [name for _, name in socket.if_nameindex()]
+    try:
+        with open("/probe-readonly", "w"):
+            root_writable = True
+    except OSError:
+        root_writable = False
+    return {
+        "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "cwd": os.getcwd(),
+        "env": dict(os.environ), "interfaces": ifaces, "root_writable": root_writable,
+        "cap_eff": _cap_eff(),
+    }
+
+
+def _cap_eff() -> str:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return line.split()[1]
+    return "?"
+
+
+def run_python(payload: dict, ctx: JobContext) -> dict:
+    """Run ``payload["code"]`` as an untrusted program in a candidate process; report what happened."""
+    cand = ctx.spawn(argv=["python3", "-I", "prog.py"], files={"prog.py": payload["code"]},
+                     memory_mb=payload.get("memory_mb"))
+    done = cand.communicate(input=payload.get("stdin", "").encode(), timeout=payload.get("timeout", ctx.time_left()))
+    out = {"returncode": done.returncode, "stdout": done.stdout.decode("utf-8", "replace"),
+           "stderr": done.stderr.decode("utf-8", "replace")[-2000:], "timed_out": done.timed_out, "limit": done.limit}
+    for name in payload.get("read_files", []):
+        try:
+            out.setdefault("files", {})[name] = cand.read_file(name, 1 << 20).decode("utf-8", "replace")
+        except OSError as e:
+            out.setdefault("files", {})[name] = f"<{type(e).__name__}>"
+    return out
+
+
+def call_candidate(payload: dict, ctx: JobContext) -> dict:
+    """Start ``serve_code`` as a candidate and make one call through the plain-data channel."""
+    cand = ctx.spawn(target="sppo_gym.sandbox.selftest:serve_code", args={"code": payload["code"]})
+    try:
+        cand.send({"call": payload.get("arg")})
+        reply = cand.recv(timeout=payload.get("timeout", 2.0))
+        return {"reply": repr(reply), "type": type(reply).__name__}
+    except Exception as e:
+        return {"error": type(e).__name__, "detail": str(e)[:300], "returncode": cand.returncode}
+
+
+def serve_code(args: dict, channel: Channel) -> None:
+    """Candidate side of ``call_candidate``: exec untrusted code defining ``f``, answer calls."""
+    namespace: dict[str, Any] = {}
+    exec(compile(args["code"], "candidate.py", "exec"), namespace)
+    while True:
+        msg = channel.recv()
+        channel.send(namespace["f"](msg["call"]))
+
+
+def sleep(payload: dict, ctx: JobContext) -> dict:
+    """Sleep in the judge itself (host-side wall-time tests)."""
+    time.sleep(float(payload.get("seconds", 1.0)))
+    return {"slept": payload.get("seconds", 1.0)}

@@ -1,0 +1,508 @@
+"""The job server that runs inside each sandbox container (``python3 -m sppo_gym.sandbox.server``).
+
+Why a server: a container start costs ~0.4 s, a fork from a parent that has already imported
+sympy & co. costs milliseconds. The server reads job requests from stdin (length-prefixed JSON)
+and answers on stdout. Each job runs in a fresh process forked from this one, dropped at once to
+its own never-reused non-root uid; each candidate process the judge asks for gets another fresh
+uid. The server keeps only CAP_SETUID/SETGID/KILL (SANDBOX.md principle 3), enforces wall time,
+and when a job ends kills every process of every uid the job used and removes their files, so
+the next job finds the container as a fresh one would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import cleanup
+from .protocol import HEADER, FrameReader, encode
+
+SCRATCH = "/scratch"
+UID_BASE = 100_000
+
+
+def _set_rlimits(memory_mb: int, file_size_mb: int, nproc: int) -> None:
+    mem = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    fsize = file_size_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def _drop_to(uid: int) -> None:
+    """Become ``uid`` for good (real, effective and saved ids; no supplementary groups)."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def _child_env(home: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+
+
+def _make_home(path: str, mode: int) -> None:
+    os.mkdir(path, mode)
+    os.chmod(path, mode)  # mkdir's mode is filtered by the umask
+    os.chdir(path)
+
+
+@dataclass
+class CandidateProc:
+    cid: int
+    pid: int
+    status: int | None = None
+    killed: bool = False
+
+
+@dataclass
+class RunningJob:
+    job_id: Any
+    pid: int
+    uid: int
+    deadline: float
+    started: float
+    limits: dict
+    result_fd: int
+    out_fds: dict[int, str]
+    ctrl: socket.socket
+    result_buf: bytearray = field(default_factory=bytearray)
+    output: dict[str, bytearray] = field(default_factory=lambda: {"stdout": bytearray(), "stderr": bytearray()})
+    output_total: int = 0
+    candidates: dict[int, CandidateProc] = field(default_factory=dict)
+    ctrl_reader: FrameReader = field(default_factory=FrameReader)
+    pending_waits: list[int] = field(default_factory=list)
+    status: str | None = None
+    judge_status: int | None = None
+    result_done: bool = False
+    limit_hit: str | None = None
+
+
+class Server:
+    """Single-threaded event loop over stdin, job pipes and the judges' control sockets."""
+
+    def __init__(self, in_fd: int = 0, out_fd: int = 1, scratch: str = SCRATCH, uid_base: int = UID_BASE) -> None:
+        self.in_fd, self.out_fd, self.scratch = in_fd, out_fd, scratch
+        self.reader = FrameReader()
+        self.next_uid = uid_base
+        self.jobs: dict[Any, RunningJob] = {}
+        self.entries: dict[str, Any] = {}
+        self.closing = False
+        self.dirty = False  # set when cleanup could not prove the container clean: recycle it
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+
+    # ---- plumbing -------------------------------------------------------------------------
+    def reply(self, msg: dict) -> None:
+        data = memoryview(encode(msg))
+        while data:
+            data = data[os.write(self.out_fd, data) :]
+
+    def alloc_uid(self) -> int:
+        uid = self.next_uid
+        self.next_uid += 1
+        return uid
+
+    def resolve(self, entry: str) -> Any:
+        if entry not in self.entries:
+            module, _, func = entry.partition(":")
+            self.entries[entry] = getattr(importlib.import_module(module), func)
+        return self.entries[entry]
+
+    # ---- main loop ------------------------------------------------------------------------
+    def serve(self) -> None:
+        while not (self.closing and not self.jobs):
+            fds = [self.wake_r] + ([] if self.closing else [self.in_fd])
+            for job in self.jobs.values():
+                fds += [job.result_fd, *job.out_fds, job.ctrl.fileno()]
+            now = time.monotonic()
+            timeout = min((j.deadline - now for j in self.jobs.values()), default=None)
+            try:
+                ready, _, _ = select.select(fds, [], [], None if timeout is None else max(0.0, timeout))
+            except InterruptedError:
+                ready = []
+            if self.wake_r in ready:
+                os.read(self.wake_r, 4096)
+            self.reap()
+            if self.in_fd in ready:
+                self.read_requests()
+            for job in list(self.jobs.values()):
+                self.pump(job, ready)
+
+    def read_requests(self) -> None:
+        chunk = os.read(self.in_fd, 1 << 16)
+        if not chunk:  # host went away: finish nothing new, end when running jobs are done
+            self.closing = True
+            for job in self.jobs.values():
+                self.stop(job, "sandbox_error", "host closed the connection")
+            return
+        for msg in self.reader.feed(chunk):
+            op = msg.get("op")
+            if op == "ping":
+                self.reply({"id": msg.get("id"), "op": "pong", "pid": os.getpid()})
+            elif op == "preload":
+                for module in msg.get("modules", []):
+                    importlib.import_module(module)
+                self.reply({"id": msg.get("id"), "op": "preloaded"})
+            elif op == "run":
+                self.start(msg)
+            else:
+                self.reply({"id": msg.get("id"), "status": "sandbox_error", "detail": f"bad op {op!r}"})
+
+    # ---- jobs -----------------------------------------------------------------------------
+    def start(self, msg: dict) -> None:
+        job_id, limits = msg.get("id"), msg["limits"]
+        try:
+            func = self.resolve(msg["entry"])
+        except Exception as e:
+            self.reply({"id": job_id, "status": "sandbox_error", "detail": f"cannot import {msg['entry']}: {e!r}"})
+            return
+        uid = self.alloc_uid()
+        result_r, result_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        ctrl_srv, ctrl_judge = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:  # ---- judge process
+            try:
+                _reset_signals()
+                os.setsid()
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                keep = {0, 1, 2, result_w, ctrl_judge.fileno()}
+                _close_all_but(keep)
+                _set_rlimits(limits["memory_mb"], limits["file_size_mb"], 8)
+                _drop_to(uid)
+                os.umask(0o077)
+                home = f"{self.scratch}/j{uid}"
+                _make_home(home, 0o700)
+                os.environ.clear()
+                os.environ.update(_child_env(home))
+                sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+                sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+                _run_judge(func, msg.get("payload", {}), ctrl_judge, home, time.monotonic() + limits["wall_s"], limits, result_w)
+            except BaseException:
+                traceback.print_exc()
+                sys.stderr.flush()
+            finally:
+                os._exit(70)
+        for fd in (result_w, out_w, err_w):
+            os.close(fd)
+        ctrl_judge.close()
+        ctrl_srv.setblocking(False)
+        now = time.monotonic()
+        self.jobs[job_id] = RunningJob(
+            job_id=job_id, pid=pid, uid=uid, deadline=now + limits["wall_s"], started=now, limits=limits,
+            result_fd=result_r, out_fds={out_r: "stdout", err_r: "stderr"}, ctrl=ctrl_srv,
+        )
+        self.reply({"id": job_id, "op": "started"})
+
+    def pump(self, job: RunningJob, ready: list[int]) -> None:
+        if job.ctrl.fileno() in ready:
+            self.serve_ctrl(job)
+        for fd, name in list(job.out_fds.items()):
+            if fd in ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    os.close(fd)
+                    del job.out_fds[fd]
+                    continue
+                job.output_total += len(chunk)
+                room = job.limits["output_bytes"] - len(job.output[name])
+                job.output[name] += chunk[: max(0, room)]
+                if job.output_total > job.limits["output_bytes"] and job.status is None:
+                    self.stop(job, "output_limit", f"judge output exceeded {job.limits['output_bytes']} bytes")
+        if job.result_fd in ready and not job.result_done:
+            chunk = os.read(job.result_fd, 1 << 20)
+            if chunk:
+                job.result_buf += chunk
+            else:
+                job.result_done = True
+        if job.status is None and time.monotonic() >= job.deadline:
+            self.stop(job, "timeout", f"wall time {job.limits['wall_s']} s exceeded")
+        if (job.result_done or job.status is not None) and job.judge_status is not None and not job.out_fds:
+            self.finish(job)
+        elif job.status is not None and job.judge_status is not None:
+            for fd in list(job.out_fds):  # killed: drop whatever output is still buffered
+                os.close(fd)
+                del job.out_fds[fd]
+            self.finish(job)
+
+    def stop(self, job: RunningJob, status: str, detail: str) -> None:
+        job.status, job.limit_hit = status, status
+        job.output["stderr"] += f"\n[sandbox] {detail}\n".encode()
+        self.kill_uid(job.uid)
+        for cand in job.candidates.values():
+            self.kill_uid(cand.cid)
+
+    def finish(self, job: RunningJob) -> None:
+        del self.jobs[job.job_id]
+        for cand in job.candidates.values():
+            self.kill_uid(cand.cid, scrub=True)
+        self.kill_uid(job.uid, scrub=True)  # nothing of the judge may outlive the job either
+        if not cleanup.scrub(self.scratch, [job.uid, *job.candidates]):
+            self.dirty = True
+        msg = {"status": job.status, "limit_hit": job.limit_hit}
+        if job.status is None:
+            msg = _parse_result(job.result_buf, job.judge_status)
+        elapsed = time.monotonic() - job.started
+        recycle = self.dirty or msg.get("limit_hit") is not None or any(c.killed or (c.status or 0) & 0x7F for c in job.candidates.values())
+        msg.update(
+            id=job.job_id,
+            elapsed=elapsed,
+            stdout=job.output["stdout"].decode("utf-8", "replace"),
+            stderr=job.output["stderr"].decode("utf-8", "replace"),
+            recycle=bool(recycle),
+        )
+        if job.judge_status is not None and os.WIFSIGNALED(job.judge_status):
+            msg["signal"] = os.WTERMSIG(job.judge_status)
+        os.close(job.result_fd)
+        job.ctrl.close()
+        self.reply(msg)
+
+    # ---- candidates -------------------------------------------------------------------------
+    def serve_ctrl(self, job: RunningJob) -> None:
+        try:
+            chunk = job.ctrl.recv(1 << 20)
+        except (BlockingIOError, ConnectionResetError):
+            return
+        if not chunk:
+            return
+        for req in job.ctrl_reader.feed(chunk):
+            op = req.get("op")
+            if op == "spawn":
+                self.spawn(job, req)
+            elif op == "kill":
+                cand = job.candidates.get(req.get("cid"))
+                if cand:
+                    cand.killed = True
+                    self.kill_uid(cand.cid)
+                self.reap()
+                self.answer_wait(job, req.get("cid"), ack=True)
+            elif op == "wait":
+                job.pending_waits.append(req.get("cid"))
+                self.flush_waits(job)
+
+    def spawn(self, job: RunningJob, req: dict) -> None:
+        cid = self.alloc_uid()
+        pipes = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr
+        chan_cand, chan_judge = socket.socketpair()
+        memory_mb = min(int(req.get("memory_mb") or job.limits["memory_mb"]), job.limits["memory_mb"])
+        pid = os.fork()
+        if pid == 0:  # ---- candidate process
+            try:
+                _reset_signals()
+                os.setsid()
+                os.dup2(pipes[0][0], 0)
+                os.dup2(pipes[1][1], 1)
+                os.dup2(pipes[2][1], 2)
+                os.dup2(chan_cand.fileno(), 3)
+                _close_all_but({0, 1, 2, 3})
+                _set_rlimits(memory_mb, job.limits["file_size_mb"], job.limits["nproc"])
+                _drop_to(cid)
+                os.umask(0o022)
+                home = f"{self.scratch}/c{cid}"
+                _make_home(home, 0o711)
+                for name, data in (req.get("files") or {}).items():
+                    with open(os.path.basename(name), "wb") as f:
+                        f.write(base64.b64decode(data))
+                env = _child_env(home)
+                if req.get("argv"):
+                    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a shell would start it
+                    os.execvpe(req["argv"][0], req["argv"], env)
+                os.environ.clear()
+                os.environ.update(env)
+                _run_target(self.resolve(req["target"]), req.get("args") or {})
+                os._exit(0)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(71)
+        for end in (pipes[0][0], pipes[1][1], pipes[2][1]):
+            os.close(end)
+        chan_cand.close()
+        job.candidates[cid] = CandidateProc(cid, pid)
+        give = [pipes[0][1], pipes[1][0], pipes[2][0], chan_judge.fileno()]
+        try:
+            socket.send_fds(job.ctrl, [encode({"op": "spawned", "cid": cid, "pid": pid})], give)
+        except OSError:
+            self.kill_uid(cid)
+        for fd in give[:3]:
+            os.close(fd)
+        chan_judge.close()
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            for job in self.jobs.values():
+                if pid == job.pid:
+                    job.judge_status = status
+                for cand in job.candidates.values():
+                    if cand.pid == pid:
+                        cand.status = status
+                        self.flush_waits(job)
+
+    def flush_waits(self, job: RunningJob) -> None:
+        for cid in list(job.pending_waits):
+            cand = job.candidates.get(cid)
+            if cand is None or cand.status is not None:
+                job.pending_waits.remove(cid)
+                self.answer_wait(job, cid)
+
+    def answer_wait(self, job: RunningJob, cid: int | None, ack: bool = False) -> None:
+        cand = job.candidates.get(cid) if cid is not None else None
+        msg: dict[str, Any] = {"op": "ack" if ack else "exited", "cid": cid}
+        if cand is not None and cand.status is not None:
+            st = cand.status
+            msg["returncode"] = -os.WTERMSIG(st) if os.WIFSIGNALED(st) else os.WEXITSTATUS(st)
+            msg["killed"] = cand.killed
+        try:
+            job.ctrl.sendall(encode(msg))
+        except OSError:
+            pass
+
+    def kill_uid(self, uid: int, scrub: bool = False) -> None:
+        """SIGKILL every process of ``uid`` from a helper that becomes ``uid`` and signals -1;
+        with ``scrub``, the helper then deletes the files and IPC objects ``uid`` left behind."""
+        paths = cleanup.owned_entries([self.scratch, *cleanup.SHARED_DIRS], uid) if scrub else []
+        ipc = cleanup.ipc_objects(uid) if scrub else []
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _drop_to(uid)
+                # kill(-1) reaches every process of this uid in one pass (children forked during
+                # the pass are visited too, and a process with SIGKILL pending cannot fork); the
+                # extra passes are cheap insurance. Its return value says nothing useful: it
+                # succeeds whenever any other process exists.
+                for _ in range(3):
+                    try:
+                        os.kill(-1, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                for path in paths:
+                    cleanup.remove_tree(path)
+                cleanup.remove_ipc(ipc)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                if status:
+                    self.dirty = True
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                break
+        self.reap()
+        if cleanup.uid_alive(uid):
+            self.dirty = True
+
+
+def _reset_signals() -> None:
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    prev = -1
+    for fd in sorted(keep):
+        if fd > prev + 1:  # os.closerange(lo, lo) can close everything on some Pythons
+            os.closerange(prev + 1, fd)
+        prev = fd
+    os.closerange(prev + 1, 65536)
+
+
+def _parse_result(buf: bytearray, judge_status: int | None) -> dict:
+    if len(buf) >= HEADER.size:
+        (n,) = HEADER.unpack_from(buf)
+        if len(buf) >= HEADER.size + n:
+            try:
+                return json.loads(bytes(buf[HEADER.size : HEADER.size + n]))
+            except ValueError:
+                pass
+    if judge_status is not None and os.WIFSIGNALED(judge_status) and os.WTERMSIG(judge_status) == signal.SIGKILL:
+        return {"status": "memory", "limit_hit": "memory", "detail": "judge was killed (out of memory)"}
+    code = os.WEXITSTATUS(judge_status) if judge_status is not None and os.WIFEXITED(judge_status) else None
+    return {"status": "error", "detail": f"judge ended without a result (exit code {code})"}
+
+
+def _run_judge(func: Any, payload: dict, ctrl: socket.socket, home: str, deadline: float, limits: dict, result_fd: int) -> None:
+    from .runtime import JobContext
+
+    ctx = JobContext(ctrl, home, deadline, limits)
+    try:
+        msg = {"status": "ok", "value": func(payload, ctx)}
+    except MemoryError:
+        msg = {"status": "memory", "limit_hit": "memory", "detail": "judge ran out of memory"}
+    except BaseException as e:
+        tb = traceback.format_exc(limit=-6)
+        msg = {"status": "error", "detail": f"{type(e).__name__}: {e}"[:500], "traceback": tb[-4000:]}
+    ctx.close_all()
+    try:
+        data = encode(msg)
+    except (TypeError, ValueError) as e:
+        data = encode({"status": "error", "detail": f"judge returned a value that is not JSON: {e}"})
+    view = memoryview(data)
+    while view:
+        view = view[os.write(result_fd, view) :]
+    cleanup.remove_tree(home)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _run_target(func: Any, args: dict) -> None:
+    from .channel import Channel
+
+    func(args, Channel(3))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preload", default="", help="comma-separated modules to import before serving")
+    parser.add_argument("--scratch", default=SCRATCH)
+    parser.add_argument("--uid-base", type=int, default=UID_BASE, help="first uid handed to jobs")
+    args = parser.parse_args(argv)
+    for module in filter(None, args.preload.split(",")):
+        importlib.import_module(module)
+    out_fd = os.dup(1)  # protocol stream; nothing else may write to it
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    Server(0, out_fd, args.scratch, args.uid_base).serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Built-in verifiers by name, imported lazily so that naming one does not import the others."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .base import Verifier
+
+BUILTIN: dict[str, str] = {
+    "math": "sppo_gym.verifiers.math:MathVerifier",
+    "exact": "sppo_gym.verifiers.exact:ExactVerifier",
+    "python_tests": "sppo_gym.verifiers.python_tests:PythonTestsVerifier",
+    "stdio": "sppo_gym.verifiers.stdio:StdioVerifier",
+    "coq": "sppo_gym.verifiers.coq:CoqVerifier",
+}
+
+
+def get_verifier(name: str, **options: Any) -> Verifier:
+    """Instantiate a built-in verifier; ``options`` go to its constructor."""
+    try:
+        target = BUILTIN[name]
+    except KeyError:
+        raise ValueError(f"unknown verifier {name!r}; built-in verifiers: {', '.join(sorted(BUILTIN))}") from None
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)(**options)
