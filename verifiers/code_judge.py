@@ -1,0 +1,280 @@
+"""Judge half of the Python-tests verifier: trusted tests here, the candidate in another process.
+
+Runs inside the sandbox as the judge uid. The dataset's test code (HumanEval ``check`` or MBPP
+assert lines) is executed *here*, with the entry point bound to a ``CandidateProxy`` that
+forwards each call to the candidate process (``code_candidate.serve``, another uid) and returns
+the reply rebuilt as plain data. So no candidate object, frame, patch or exit can touch the
+asserts: the candidate can only answer calls.
+
+Semantics the tests see (documented in ``python_tests.PythonTestsVerifier``):
+
+* arguments cross by value (plain data only; a test that passes anything else is a dataset
+  problem, ``judge_error``); the candidate mutating its copies does not change the test's objects;
+* return values come back with their exact builtin type (``True`` stays ``bool``, ``1`` ``int``);
+  the test's own ``==`` then decides, exactly as in-process;
+* a candidate exception is re-raised as the builtin class of that name (so ``except ValueError``
+  in a test works) or as ``CandidateError``; exits, crashes, timeouts, memory and non-plain
+  returns raise ``CandidateFatal`` (a ``BaseException``) and decide the verdict even if the test
+  swallows them.
+* every ``assert`` is rewritten to a counted check (independent of ``python -O``); ``passed``
+  needs the test to complete, at least one assert and one candidate call, and no failure.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import time
+from typing import Any
+
+from sppo_gym.sandbox.channel import ChannelTimeout
+from sppo_gym.sandbox.plaindata import PlainDataError
+from sppo_gym.sandbox.protocol import ProtocolError
+
+try:  # present in the sandbox image; the import is kept soft for tooling that lacks it
+    from sppo_gym.sandbox.runtime import CandidateExited
+except ImportError:  # pragma: no cover
+    CandidateExited = EOFError  # type: ignore[misc,assignment]
+
+CANDIDATE_TARGET = "sppo_gym.verifiers.code_candidate:serve"
+CRASH_SIGNALS = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV", 25: "SIGXFSZ"}
+_BUILTIN_EXC = {
+    name: obj for name, obj in vars(builtins).items()
+    if isinstance(obj, type) and issubclass(obj, Exception) and not issubclass(obj, Warning)
+}
+
+
+class CandidateError(Exception):
+    """A candidate exception whose type is not a builtin exception."""
+
+
+class CandidateFatal(BaseException):
+    """The candidate can no longer answer (exit, crash, timeout, memory, bad return)."""
+
+    def __init__(self, verdict: str, detail: str) -> None:
+        super().__init__(f"{verdict}: {detail}")
+        self.verdict, self.detail = verdict, detail
+
+
+class NonPlainArgument(BaseException):
+    """The test passed an argument that cannot cross as plain data (a dataset limitation)."""
+
+
+class CandidateProxy:
+    """Stands for the entry point in the test namespace; each call is one round trip."""
+
+    def __init__(self, cand: Any, budget_s: float, call_timeout_s: float | None) -> None:
+        self.cand = cand
+        self.budget_s = budget_s
+        self.call_timeout_s = call_timeout_s
+        self.used_s = 0.0
+        self.calls = 0
+        self.fatal: CandidateFatal | None = None
+        self.last_call_raised = False
+
+    def _recv(self) -> Any:
+        left = self.budget_s - self.used_s
+        if self.call_timeout_s is not None:
+            left = min(left, self.call_timeout_s)
+        t0 = time.monotonic()
+        try:
+            return self.cand.recv(timeout=max(0.0, left))
+        finally:
+            self.used_s += time.monotonic() - t0
+
+    def fail(self, verdict: str, detail: str) -> CandidateFatal:
+        """Record the first fatal outcome (it decides the verdict) and kill the candidate."""
+        if self.fatal is None:
+            self.fatal = CandidateFatal(verdict, detail)
+            try:
+                self.cand.kill()
+            except Exception:
+                pass
+        return self.fatal
+
+    def receive(self, what: str) -> Any:
+        """One message from the candidate, with every failure mapped to a fatal verdict."""
+        try:
+            return self._recv()
+        except ChannelTimeout:
+            raise self.fail("timeout", f"no answer {what} within the {self.budget_s:g} s budget") from None
+        except CandidateExited as e:
+            raise self.fail(*exit_verdict(getattr(e, "returncode", None), what)) from None
+        except (ProtocolError, PlainDataError, ValueError) as e:
+            raise self.fail("bad_return", f"malformed message {what}: {e}"[:200]) from None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.fatal is not None:
+            raise self.fatal
+        self.calls += 1
+        self.last_call_raised = False
+        try:
+            self.cand.send({"args": list(args), "kwargs": kwargs})
+        except PlainDataError as e:
+            raise NonPlainArgument(f"the test passes an argument that is not plain data: {e}") from None
+        except CandidateExited as e:
+            raise self.fail(*exit_verdict(getattr(e, "returncode", None), "before a call")) from None
+        return self.unpack(self.receive(f"to call {self.calls}"))
+
+    def unpack(self, reply: Any) -> Any:
+        if not isinstance(reply, dict) or len(reply) not in (1, 2):
+            raise self.fail("bad_return", "malformed reply")
+        if "ok" in reply and len(reply) == 1:
+            return reply["ok"]
+        if "bad_return" in reply:
+            raise self.fail("bad_return", f"returned {str(reply['bad_return'])[:100]}, not plain data")
+        if "exit" in reply:
+            raise self.fail("early_exit", f"SystemExit({str(reply['exit'])[:100]}) during call {self.calls}")
+        name, msg = reply.get("exc"), reply.get("msg", "")
+        if not (isinstance(name, str) and isinstance(msg, str)):
+            raise self.fail("bad_return", "malformed reply")
+        if name == "MemoryError":
+            raise self.fail("memory", f"MemoryError during call {self.calls}")
+        self.last_call_raised = True
+        raise candidate_exception(name, msg)
+
+
+def candidate_exception(name: str, msg: str) -> Exception:
+    """A fresh judge-side exception standing for the candidate's ``name: msg``."""
+    cls = _BUILTIN_EXC.get(name)
+    if cls is not None:
+        try:
+            return cls(msg)
+        except Exception:
+            pass
+    err = CandidateError(f"{name[:100]}: {msg}")
+    err.type_name = name[:100]  # type: ignore[attr-defined]
+    return err
+
+
+def exit_verdict(returncode: int | None, what: str) -> tuple[str, str]:
+    """A dead candidate: crashes are runtime errors, anything else is an early exit."""
+    if returncode is not None and -returncode in CRASH_SIGNALS:
+        return "runtime_error", f"candidate crashed with {CRASH_SIGNALS[-returncode]} {what}"
+    return "early_exit", f"candidate ended with code {returncode} {what}"
+
+
+# ---- the test program ------------------------------------------------------------------------
+class _AssertRewriter(ast.NodeTransformer):
+    """``assert t, m`` -> ``if not __sppo_assert__(t): __sppo_fail__(m)``: counted, -O proof."""
+
+    def visit_Assert(self, node: ast.Assert) -> ast.stmt:
+        self.generic_visit(node)
+        check = ast.Call(ast.Name("__sppo_assert__", ast.Load()), [node.test], [])
+        fail = ast.Call(ast.Name("__sppo_fail__", ast.Load()), [node.msg] if node.msg else [], [])
+        new = ast.If(ast.UnaryOp(ast.Not(), check), [ast.Expr(fail)], [])
+        return ast.fix_missing_locations(ast.copy_location(new, node))
+
+
+class TestRun:
+    """Counts assert outcomes; in partial mode a failed assert is recorded and the test goes on."""
+
+    def __init__(self, partial: bool) -> None:
+        self.partial = partial
+        self.executed = 0
+        self.held = 0
+
+    def check(self, value: Any) -> bool:
+        self.executed += 1
+        ok = bool(value)
+        self.held += ok
+        return ok or self.partial
+
+    @staticmethod
+    def fail(msg: Any = None) -> None:
+        raise AssertionError(msg) if msg is not None else AssertionError()
+
+
+def prepare_test(test: str) -> tuple[list[ast.Module], bool, int]:
+    """Parse and rewrite the test: ``(statements, defines_check, static assert count)``."""
+    tree = ast.parse(test, "<test>")
+    static = sum(isinstance(n, ast.Assert) for n in ast.walk(tree))
+    tree = _AssertRewriter().visit(tree)
+    defines_check = any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body)
+    if defines_check:
+        return [tree], True, static
+    return [ast.Module([stmt], []) for stmt in tree.body], False, static
+
+
+def run_test(payload: dict, proxy: CandidateProxy, run: TestRun) -> tuple[BaseException | None, int]:
+    """Execute setup + test with the entry point bound to ``proxy``; the first error and #asserts."""
+    ns: dict[str, Any] = {"__name__": "__sppo_test__", "__builtins__": builtins}
+    if payload.get("setup"):
+        exec(compile(payload["setup"], "<setup>", "exec"), ns)
+    statements, defines_check, static = prepare_test(payload["test"])
+    ns.update(__sppo_assert__=run.check, __sppo_fail__=run.fail)
+    ns[payload["entry_point"]] = proxy
+    error: BaseException | None = None
+    for module in statements:
+        try:
+            exec(compile(module, "<test>", "exec"), ns)
+        except BaseException as e:
+            error = error or e
+            if not run.partial or proxy.fatal is not None or isinstance(e, NonPlainArgument):
+                return error, static
+    if defines_check:
+        try:
+            ns["check"](proxy)
+        except BaseException as e:
+            error = e
+    return error, static
+
+
+def decide(proxy: CandidateProxy, run: TestRun, error: BaseException | None, static: int) -> dict:
+    """Turn what happened into Score fields. Positive, complete evidence is needed to pass."""
+    extra = {"asserts": run.executed, "asserts_held": run.held, "calls": proxy.calls}
+    if proxy.fatal is not None:
+        return _score(0.0, proxy.fatal.verdict, proxy.fatal.detail, extra)
+    if isinstance(error, NonPlainArgument):
+        return _score(0.0, "judge_error", str(error)[:300], extra)
+    if error is None and run.executed and proxy.calls and run.held == run.executed:
+        return _score(1.0, "passed", f"{run.held} asserts held over {proxy.calls} calls", extra, passed=True)
+    if error is None and not run.executed:
+        return _score(0.0, "judge_error", "the test ran no assertion", extra)
+    if not proxy.calls:  # nothing the candidate did can have caused this
+        what = f"raised {type(error).__name__}: {error}" if error is not None else "never called the entry point"
+        return _score(0.0, "judge_error", f"the test {what}"[:300], extra)
+    denom = max(static, run.executed)
+    reward = run.held / denom if run.partial and denom else 0.0
+    if error is not None and proxy.last_call_raised and not isinstance(error, AssertionError):
+        return _score(reward, "runtime_error", f"{type(error).__name__}: {error}"[:300], extra)
+    if error is not None and not isinstance(error, AssertionError):
+        detail = f"test raised {type(error).__name__}: {error}"
+    else:
+        detail = f"{run.executed - run.held} of {run.executed} asserts failed" if error is None else f"assert failed: {error}"
+    return _score(reward, "failed", detail[:300], extra)
+
+
+def _score(reward: float, verdict: str, detail: str, extra: dict, passed: bool = False) -> dict:
+    return {"reward": reward, "verdict": verdict, "passed": passed, "detail": detail, "extra": extra}
+
+
+LOAD_VERDICTS = frozenset({"syntax_error", "missing_entry_point", "early_exit", "runtime_error", "memory"})
+
+
+def judge(payload: dict, ctx: Any) -> dict:
+    """Entry point ``sppo_gym.verifiers.code_judge:judge`` (payload built by PythonTestsVerifier)."""
+    cand = ctx.spawn(
+        target=CANDIDATE_TARGET,
+        args={"source": payload["source"], "prelude": payload.get("prelude", ""),
+              "entry_point": payload["entry_point"], "recursion_limit": payload.get("recursion_limit", 1000)},
+        memory_mb=payload.get("memory_mb"),
+    )
+    proxy = CandidateProxy(cand, float(payload.get("timeout_s", 6.0)), payload.get("call_timeout_s"))
+    run = TestRun(bool(payload.get("partial", False)))
+    try:
+        first = proxy.receive("while loading")
+    except CandidateFatal as f:
+        return _score(0.0, f.verdict, f.detail, {})
+    if not isinstance(first, dict) or not isinstance(first.get("load"), str):
+        return _score(0.0, "bad_return", "malformed load message", {})
+    if first["load"] != "ok":
+        verdict = first["load"] if first["load"] in LOAD_VERDICTS else "runtime_error"
+        return _score(0.0, verdict, str(first.get("detail", ""))[:300], {})
+    error, static = run_test(payload, proxy, run)
+    if proxy.fatal is None:
+        try:
+            cand.send({"stop": True})  # let it exit by itself: a kill would recycle the container
+        except BaseException:
+            pass
+    return decide(proxy, run, error, static)

