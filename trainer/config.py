@@ -1,0 +1,172 @@
+"""Training configuration: one typed model, loadable from YAML, every field overridable.
+
+Defaults are the README demo: SPPO on ``sppo_gym/Arithmetic-v0`` with SmolLM2-135M on CPU,
+sized so both evaluations and training fit in about 15 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+ALGOS = ("sppo", "grpo", "rloo", "ppo")
+
+
+class TrainConfig(BaseModel):
+    """Every knob of ``sppo-gym train``; each field's docstring is its ``--help`` text."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+
+    # --- what to train ---
+    env: str = "sppo_gym/Arithmetic-v0"
+    """Gymnasium id of the task (any registered id; built-ins live in the sppo_gym namespace)."""
+    env_kwargs: dict[str, Any] = {}
+    """Keyword arguments for gym.make_vec (JSON on the command line), e.g. {"difficulty": 2}."""
+    model: str = "smollm2-135m"
+    """Policy: a local Hugging Face model directory, or a preset (smollm2-135m, tiny-random)."""
+    algo: Literal["sppo", "grpo", "rloo", "ppo"] = "sppo"
+    """Algorithm: sppo (paper), or the baselines grpo, rloo, ppo in the same code path."""
+    steps: int = 60
+    """Training steps (one batch of rollouts and one epoch of updates each)."""
+    max_wall_s: float = 0.0
+    """Stop after this many seconds of training (0 = no limit); for fixed-budget comparisons."""
+    out: str = "runs/sppo"
+    """Output directory: metrics.csv, reward.png, checkpoint.pt, final/."""
+    seed: int = 0
+    """Seed for prompts, sampling and initialisation."""
+    device: str = "auto"
+    """auto (CUDA with bf16 when present, else CPU fp32), cpu, cuda, cuda:1, ..."""
+
+    # --- batch shape ---
+    batch_size: int = 32
+    """Responses generated per step (prompts x group_size)."""
+    group_size: int = 0
+    """Samples per prompt; 0 picks the algorithm's default (1 for sppo/ppo, 8 for grpo/rloo)."""
+    minibatch_size: int = 16
+    """Responses per optimiser step; one epoch over the batch in mini-batches."""
+    micro_batch_size: int = 16
+    """Responses per forward/backward pass (gradient accumulation inside a mini-batch)."""
+
+    # --- generation ---
+    max_new_tokens: int = 48
+    """Longest response sampled during training."""
+    temperature: float = 1.0
+    """Sampling temperature of the behaviour policy (log-probs use the same temperature)."""
+    top_p: float = 1.0
+    """Nucleus sampling threshold (1.0 = off)."""
+    max_prompt_tokens: int = 512
+    """Prompts longer than this (after the chat template) are cut from the left."""
+
+    # --- optimisation ---
+    lr: float = 2e-5
+    """Policy learning rate (AdamW, constant after warm-up). Paper: 1e-6 at 1.5B/7B."""
+    critic_lr: float = 1e-3
+    """Critic learning rate (paper: 5e-6 to 1e-5 for a full critic; a linear head wants more)."""
+    warmup_steps: int = 0
+    """Linear learning-rate warm-up, in steps."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_grad_norm: float = 1.0
+    """Gradient-norm clip for policy and critic (0 = off)."""
+    clip_eps: float = 0.2
+    """PPO clip range epsilon."""
+    dual_clip: float | None = 3.0
+    """Dual-clip bound c for negative advantages (SPPO's released code: 3.0; null = off)."""
+    ratio: Literal["token", "sequence", "sequence_mean"] = "token"
+    """Importance ratio: token (paper), sequence (one clipped ratio per response), sequence_mean (GSPO)."""
+    kl_coef: float = 0.0
+    """Coefficient of KL(pi || frozen reference); 0 = no reference model (paper default)."""
+    entropy_coef: float = 0.0
+    """Entropy bonus coefficient (paper: 0)."""
+
+    # --- critic ---
+    critic: str = "head"
+    """Critic: head (scalar head on frozen policy features, cheapest), copy (a copy of the policy),
+    or a model directory / preset for a smaller separate critic."""
+
+    # --- model options ---
+    gradient_checkpointing: bool = False
+    """Trade compute for memory in the policy's backward pass."""
+    lora_r: int = 0
+    """LoRA rank (peft); 0 trains every weight."""
+    lora_alpha: int = 32
+    """LoRA alpha."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Parameter dtype: auto = bfloat16 on CUDA, float32 on CPU."""
+
+    # --- evaluation and logging ---
+    eval_n: int = 100
+    """Held-out problems (split=test, fixed indices 0..n-1, greedy) evaluated before and after."""
+    eval_every: int = 0
+    """Also evaluate every this many steps (0 = only before and after training)."""
+    eval_batch_size: int = 50
+    """Prompts per greedy generation batch during evaluation."""
+    eval_max_new_tokens: int = 64
+    """Longest greedy response during evaluation."""
+    checkpoint_every: int = 0
+    """Save DIR/checkpoint.pt (weights, optimisers, RNG) every this many steps (0 = only at the end)."""
+    tensorboard: bool = False
+    """Also write TensorBoard scalars to DIR/tb (needs the tensorboard package)."""
+    progress: bool = True
+    """Show a progress bar with the live reward."""
+
+    def resolved_group_size(self) -> int:
+        """Samples per prompt after applying the algorithm's default."""
+        if self.group_size:
+            return self.group_size
+        return 8 if self.algo in ("grpo", "rloo") else 1
+
+    def validate_shapes(self) -> None:
+        """Check batch arithmetic up front, with errors that say which field to change."""
+        g = self.resolved_group_size()
+        if self.batch_size < 1 or self.batch_size % g:
+            raise ValueError(f"batch_size={self.batch_size} must be a positive multiple of group_size={g}")
+        if self.algo in ("grpo", "rloo") and g < 2:
+            raise ValueError(f"algo={self.algo} compares samples of one prompt: set group_size >= 2")
+        if self.batch_size % self.minibatch_size:
+            raise ValueError(f"minibatch_size={self.minibatch_size} must divide batch_size={self.batch_size}")
+        if self.minibatch_size % self.micro_batch_size:
+            raise ValueError(
+                f"micro_batch_size={self.micro_batch_size} must divide minibatch_size={self.minibatch_size}"
+            )
+        if self.steps < 0 or self.max_new_tokens < 1 or self.temperature <= 0:
+            raise ValueError("steps must be >= 0, max_new_tokens >= 1 and temperature > 0")
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults <- YAML file <- overrides (strings from the command line are parsed per field)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text())
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"config file {path} must hold a mapping of field: value")
+        data.update(loaded or {})
+    for key, value in (overrides or {}).items():
+        data[key.replace("-", "_")] = _parse_cli_value(key.replace("-", "_"), value)
+    unknown = sorted(set(data) - set(TrainConfig.model_fields))
+    if unknown:
+        raise ValueError(f"unknown config field(s) {unknown}; run `sppo-gym train --help` for the list")
+    try:
+        cfg = TrainConfig(**data)
+    except ValidationError as e:
+        raise ValueError(f"invalid training config:\n{e}") from e
+    cfg.validate_shapes()
+    return cfg
+
+
+def _parse_cli_value(key: str, value: Any) -> Any:
+    """Turn a command-line string into what the field expects (JSON dicts, null)."""
+    if not isinstance(value, str):
+        return value
+    if key == "env_kwargs":
+        try:
+            return json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--env-kwargs must be a JSON object, e.g. '{{\"difficulty\": 2}}': {e}") from e
+    if value.lower() in ("none", "null"):
+        return None
+    return value

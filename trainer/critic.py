@@ -1,0 +1,86 @@
+"""Critics. SPPO's critic reads the PROMPT ONLY and outputs one logit; sigmoid(logit) is the
+predicted probability that the policy solves the prompt. PPO's critic outputs a value per
+response token instead. Three ways to build either:
+
+* ``head`` — a linear head on the policy's frozen last hidden state (taken from the behaviour
+  forward pass that the rollout runs anyway): no extra forward pass, the cheapest.
+* ``copy`` — a separate copy of the policy's transformer with a scalar head, trained fully.
+* a model directory / preset — a (smaller) separate transformer with its own tokenizer.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from .rollout import Rollout, encode_prompts, position_ids
+
+
+def _scalar_head(hidden: int) -> nn.Linear:
+    head = nn.Linear(hidden, 1)
+    nn.init.zeros_(head.weight)  # start at V = sigmoid(0) = 0.5 (SPPO) / 0 (PPO)
+    nn.init.zeros_(head.bias)
+    return head
+
+
+class HeadCritic(nn.Module):
+    """Scalar head on the policy's detached features: V(x) from the last prompt token."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.head = _scalar_head(hidden)
+
+    def forward(self, batch: Rollout, token_level: bool = False) -> torch.Tensor:
+        """(B,) logits from the last prompt token, or (B, T) values before each response token."""
+        x = batch.states if token_level else batch.states[:, 0]  # (B, T, H) | (B, H)
+        return self.head(x.to(self.head.weight.dtype)).squeeze(-1)
+
+
+class ModelCritic(nn.Module):
+    """A transformer backbone with a scalar head; ``tokenizer`` set when it differs from the policy's."""
+
+    def __init__(self, backbone: nn.Module, hidden: int, tokenizer: Any = None, max_prompt_tokens: int = 512):
+        super().__init__()
+        self.backbone = backbone
+        self.head = _scalar_head(hidden)
+        self.tokenizer = tokenizer
+        self.max_prompt_tokens = max_prompt_tokens
+
+    def _last_hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        out = self.backbone(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=False)
+        return out.last_hidden_state  # (B, L, H)
+
+    def forward(self, batch: Rollout, token_level: bool = False) -> torch.Tensor:
+        """(B,) prompt-only logits, or (B, T) per-token values (PPO; policy tokenizer only)."""
+        P = batch.prompt_len
+        if token_level:
+            if self.tokenizer is not None:
+                raise ValueError("a token-level (PPO) critic must share the policy's tokenizer: use critic=head or copy")
+            h = self._last_hidden(batch.input_ids, batch.attention_mask)[:, P - 1 : -1]  # (B, T, H)
+        elif self.tokenizer is None:
+            h = self._last_hidden(batch.input_ids[:, :P], batch.attention_mask[:, :P])[:, -1]  # (B, H)
+        else:
+            device = self.head.weight.device
+            enc = encode_prompts(self.tokenizer, batch.prompts, self.max_prompt_tokens, device)  # (B, P')
+            h = self._last_hidden(enc["input_ids"], enc["attention_mask"])[:, -1]  # (B, H)
+        return self.head(h.float()).squeeze(-1)
+
+
+def build_critic(kind: str, policy: Any, device: torch.device, max_prompt_tokens: int = 512) -> nn.Module:
+    """``head`` | ``copy`` | a model directory or preset name (see the module docstring)."""
+    hidden = policy.config.hidden_size
+    if kind == "head":
+        return HeadCritic(hidden).to(device)
+    if kind == "copy":
+        backbone = copy.deepcopy(policy.get_base_model() if hasattr(policy, "get_base_model") else policy)
+        return ModelCritic(backbone.base_model, hidden).to(device)
+    from .models import load_policy
+
+    try:
+        model, tok = load_policy(kind, device)
+    except ValueError as e:
+        raise ValueError(f"critic={kind!r}: use 'head', 'copy', a preset or a model directory ({e})") from e
+    return ModelCritic(model.base_model, model.config.hidden_size, tok, max_prompt_tokens).to(device)
