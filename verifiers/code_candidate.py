@@ -101,8 +101,9 @@ def reply_for(fn: Any, call: dict) -> dict:
     try:
         plain_encode(value)
         return {"ok": value}
-    except PlainDataError:
-        pass
+    except PlainDataError as e:
+        if "is not plain data" not in str(e):  # too big or too deep: normalising cannot help
+            return {"bad_return": f"{type(value).__name__} ({e})"[:200]}
     except BaseException:
         return {"bad_return": "unencodable"}
     try:

@@ -70,7 +70,8 @@ class CandidateProxy:
         self.used_s = 0.0
         self.calls = 0
         self.fatal: CandidateFatal | None = None
-        self.last_call_raised = False
+        self.last_exc: BaseException | None = None
+        """The candidate exception raised by the most recent call, if it raised."""
 
     def _recv(self) -> Any:
         left = self.budget_s - self.used_s
@@ -107,7 +108,7 @@ class CandidateProxy:
         if self.fatal is not None:
             raise self.fatal
         self.calls += 1
-        self.last_call_raised = False
+        self.last_exc = None
         try:
             self.cand.send({"args": list(args), "kwargs": kwargs})
         except PlainDataError as e:
@@ -130,8 +131,8 @@ class CandidateProxy:
             raise self.fail("bad_return", "malformed reply")
         if name == "MemoryError":
             raise self.fail("memory", f"MemoryError during call {self.calls}")
-        self.last_call_raised = True
-        raise candidate_exception(name, msg)
+        self.last_exc = candidate_exception(name, msg)
+        raise self.last_exc
 
 
 def candidate_exception(name: str, msg: str) -> Exception:
@@ -236,13 +237,23 @@ def decide(proxy: CandidateProxy, run: TestRun, error: BaseException | None, sta
         return _score(0.0, "judge_error", f"the test {what}"[:300], extra)
     denom = max(static, run.executed)
     reward = run.held / denom if run.partial and denom else 0.0
-    if error is not None and proxy.last_call_raised and not isinstance(error, AssertionError):
+    if error is not None and _caused_by(error, proxy.last_exc):
         return _score(reward, "runtime_error", f"{type(error).__name__}: {error}"[:300], extra)
     if error is not None and not isinstance(error, AssertionError):
         detail = f"test raised {type(error).__name__}: {error}"
     else:
         detail = f"{run.executed - run.held} of {run.executed} asserts failed" if error is None else f"assert failed: {error}"
     return _score(reward, "failed", detail[:300], extra)
+
+
+def _caused_by(error: BaseException, exc: BaseException | None) -> bool:
+    """True if ``error`` is the candidate's exception ``exc`` or was raised while handling it."""
+    seen = 0
+    while error is not None and seen < 20:
+        if error is exc:
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 def _score(reward: float, verdict: str, detail: str, extra: dict, passed: bool = False) -> dict:
