@@ -16,6 +16,7 @@ datasets of neighbouring seeds overlap, shifted by one).
 from __future__ import annotations
 
 import copy
+import functools
 import gzip
 import hashlib
 import inspect
@@ -172,14 +173,23 @@ class ProceduralSource(ProblemSource):
 
 
 def _callable_identity(fn: Callable) -> str:
-    """Name plus source hash of a generator, so the fingerprint changes when its code does."""
-    target = getattr(fn, "func", fn)  # functools.partial
-    name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
+    """Name plus source hash of a generator, so the fingerprint changes when its code does.
+
+    Callable objects (not functions) are identified by their class and ``repr``, which should
+    therefore be stable and name their configuration.
+    """
+    extra = ""
+    if isinstance(fn, functools.partial):
+        extra = repr(fn.args) + repr(sorted(fn.keywords.items()))
+        fn = fn.func
+    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else type(fn)
+    if target is not fn:
+        extra += repr(fn)
+    name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', '?')}"
     try:
         src = inspect.getsource(target)
     except (OSError, TypeError):
         src = ""
-    extra = repr(getattr(fn, "keywords", "")) + repr(getattr(fn, "args", ""))
     return f"{name}:{hashlib.sha256((src + extra).encode()).hexdigest()[:12]}"
 
 

@@ -1,0 +1,33 @@
+"""Host half of the reasoning-gym verifier: the problem names (task, config, seed), not the entry.
+
+The judge (``reasoning_gym_judge``) rebuilds the entry inside the sandbox and scores the
+``<answer>`` span with the task's own ``score_answer``. Some scorers give partial credit
+(e.g. the base class's substring ratio); with ``partial_credit=False`` any reward below 1 counts
+as 0 (verdict ``wrong``), which an RL policy cannot farm by hedging.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Verifier
+from .score import Score
+
+
+class ReasoningGymVerifier(Verifier):
+    name = "reasoning_gym"
+    version = "1"
+    entry = "sppo_gym.verifiers.reasoning_gym_judge:judge"
+
+    def __init__(self, *, partial_credit: bool = True, **options: Any):
+        super().__init__(**options)
+        self.partial_credit = partial_credit
+
+    def payload(self, response: str, problem: dict) -> dict:
+        return {"response": response, "task": problem["task"], "config": problem["config"], "seed": problem["seed"]}
+
+    def finish(self, score: Score, problem: dict) -> Score:
+        if not self.partial_credit and score.verdict == "partial":
+            return Score(0.0, "wrong", detail=score.detail + " (partial credit disabled)",
+                         elapsed=score.elapsed, extra=score.extra)
+        return score

@@ -1,0 +1,60 @@
+"""Judge half of the reasoning-gym verifier (runs inside the sandbox).
+
+The judge extracts the answer from ``<answer>...</answer>`` (reasoning-gym's own convention and
+its ``extract_answer``: the last tagged span, stripped) and hands it to a *candidate* process
+that rebuilds the dataset entry from (task, config, seed) and calls the task's own
+``score_answer``. Scorers run in a candidate, not in the judge, because several of them
+``eval``/``sympify`` the answer text (countdown, puzzle24, integration, ...): that is model text.
+The candidate's reply is only a claim; the judge checks it is a float in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import reasoning_gym  # imported at module level so the pool's job server preloads it
+from reasoning_gym.utils import extract_answer
+
+CANDIDATE_TARGET = "sppo_gym.verifiers.reasoning_gym_judge:score_candidate"
+
+
+def rebuild(task: str, config: dict, seed: int) -> tuple[Any, dict]:
+    """The dataset (for its scorer) and entry 0 of ``task`` with ``config`` and ``seed``."""
+    ds = reasoning_gym.create_dataset(task, **config, seed=seed, size=1)
+    return ds, ds[0]
+
+
+def score_candidate(args: dict, channel: Any) -> None:
+    """Candidate process: rebuild the entry and score the extracted answer with its own scorer."""
+    try:
+        ds, entry = rebuild(args["task"], args["config"], args["seed"])
+        reward = ds.score_answer(args["answer"], entry)
+        channel.send({"reward": float(reward)})
+    except BaseException as e:  # report, don't crash: the judge maps this to judge_error
+        channel.send({"error": f"{type(e).__name__}: {e}"[:300]})
+
+
+def judge(payload: dict, ctx: Any) -> dict:
+    answer = extract_answer(payload["response"], tag_name="answer")
+    if answer is None:
+        return {"reward": 0.0, "verdict": "no_answer", "detail": "no <answer>...</answer> in the response"}
+    shown = answer if len(answer) <= 80 else answer[:77] + "..."
+    cand = ctx.spawn(target=CANDIDATE_TARGET, args={
+        "task": payload["task"], "config": payload["config"], "seed": payload["seed"], "answer": answer,
+    })
+    try:
+        reply = cand.recv(timeout=max(0.0, ctx.time_left() - 0.2))
+    except TimeoutError:
+        return {"reward": 0.0, "verdict": "timeout", "detail": f"scoring {shown!r} ran out of time"}
+    except EOFError:
+        return {"reward": 0.0, "verdict": "judge_error", "detail": f"the scorer process died scoring {shown!r}"}
+    finally:
+        cand.kill()
+    reward = reply.get("reward") if isinstance(reply, dict) else None
+    if type(reward) is not float or not math.isfinite(reward) or not 0.0 <= reward <= 1.0:
+        detail = reply.get("error") if isinstance(reply, dict) and "error" in reply else f"bad score {reply!r}"
+        return {"reward": 0.0, "verdict": "judge_error", "detail": str(detail)[:300]}
+    verdict = "correct" if reward == 1.0 else "wrong" if reward == 0.0 else "partial"
+    return {"reward": reward, "verdict": verdict, "passed": reward == 1.0,
+            "detail": f"answer {shown!r} scored {reward:g}", "extra": {"extracted": answer[:500]}}
