@@ -39,6 +39,15 @@ from .problems import as_source
 
 VerifierFn = Callable[[str, dict], float]
 
+#: Fields each built-in verifier reads from a problem; checked for every problem at load time.
+VERIFIER_FIELDS: dict[str, tuple[str, ...]] = {
+    "math": ("answer",),
+    "exact": ("answer",),
+    "python_tests": ("entry_point", "test"),
+    "stdio": ("tests",),
+    "coq": ("name", "statement"),
+}
+
 
 def score_from_value(value: Any, where: str) -> Score:
     """A callable's return value as a Score; anything outside [0, 1] is the task author's bug."""
@@ -129,7 +138,7 @@ class TaskEnv(SingleStepEnv):
                  timeout_s: float | None = None, **kwargs: Any):
         self.id_field = id_field
         self.answer_field = answer_field
-        self.required_fields = tuple(required_fields)
+        self.required_fields = tuple(required_fields) + VERIFIER_FIELDS.get(str(task.verifier), ())
         self.task = task
         super().__init__(task.problems, verifier=task.build_verifier(max_response_chars, timeout_s),
                          prompt=task.prompt, max_response_chars=max_response_chars, timeout_s=timeout_s, **kwargs)
@@ -207,12 +216,19 @@ def _check_defaults(defaults: Mapping[str, Any], where: str) -> None:
 
 def _check_problems_and_prompt(spec: TaskSpec, defaults: Mapping[str, Any], where: str) -> None:
     """Load the problems once and format the prompt, naming the field that is wrong."""
+    required = tuple(defaults.get("required_fields", ())) + VERIFIER_FIELDS.get(str(spec.verifier), ())
     try:
         source = as_source(spec.problems, split=defaults.get("split", "train"), seed=defaults.get("dataset_seed", 0),
-                           size=defaults.get("size"), id_field=defaults.get("id_field", "task_id"),
-                           required=tuple(defaults.get("required_fields", ())))
+                           size=defaults.get("size"), id_field=defaults.get("id_field", "task_id"), required=required)
         check_prompt(spec.prompt, source)
         first = source.first()
+        if isinstance(spec.verifier, str):  # the verifier's own checks of a problem, without running anything
+            from sppo_gym.verifiers import get_verifier
+
+            try:
+                get_verifier(spec.verifier, **defaults.get("verifier_options", {})).payload("", first)
+            except (ValueError, TypeError, KeyError) as e:
+                raise ValueError(f"problem 0 does not suit verifier {spec.verifier!r}: {e}") from e
         if spec.prompt is None and "prompt" not in first:
             raise ValueError(f"prompt=None needs a 'prompt' field in every problem; problem 0 has {sorted(first)}. "
                              "Pass prompt='... {field} ...' or a callable (problem) -> str")

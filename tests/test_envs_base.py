@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
-
 from sppo_gym.envs import register_task
 from sppo_gym.envs.base import UnicodeText
 from sppo_gym.envs.problems import ProceduralSource, as_source, item_rng
