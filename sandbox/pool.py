@@ -94,7 +94,7 @@ class SandboxPool:
             )
         self.retries = retries
         self._client = client
-        self._image = image
+        self._image = image or os.environ.get("SPPO_GYM_IMAGE") or None
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
         self._live = 0
@@ -273,7 +273,12 @@ _DEFAULT_LOCK = threading.Lock()
 
 
 def get_pool() -> SandboxPool:
-    """The process-wide pool, created on first use with defaults (env: SPPO_GYM_SANDBOX, SPPO_GYM_POOL_SIZE)."""
+    """The process-wide pool, created on first use with defaults.
+
+    Environment: ``SPPO_GYM_SANDBOX`` (``docker``, or ``local`` for unisolated debugging),
+    ``SPPO_GYM_POOL_SIZE`` (containers), ``SPPO_GYM_IMAGE`` (use this image tag instead of
+    building the project's own).
+    """
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None or _DEFAULT._closed:

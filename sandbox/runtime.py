@@ -247,7 +247,7 @@ class Candidate:
         """Read a regular file the candidate wrote in its directory (no symlinks followed)."""
         if "/" in name or name in ("", ".", ".."):
             raise ValueError(f"file name {name!r} must be a plain name")
-        dfd = os.open(self.home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        dfd = os.open(self.home, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)  # needs x, not r
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
         finally:

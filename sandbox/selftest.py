@@ -81,3 +81,35 @@ def sleep(payload: dict, ctx: JobContext) -> dict:
     """Sleep in the judge itself (host-side wall-time tests)."""
     time.sleep(float(payload.get("seconds", 1.0)))
     return {"slept": payload.get("seconds", 1.0)}
+
+
+def flood(payload: dict, ctx: JobContext) -> dict:
+    """Print more than the output budget from the judge itself."""
+    chunk = "y" * 65536
+    for _ in range(int(payload.get("bytes", 1 << 20)) // len(chunk) + 1):
+        print(chunk)
+    return {}
+
+
+def secret_probe(payload: dict, ctx: JobContext) -> dict:
+    """Plant a secret in the judge's home and let a candidate try every obvious way to read it."""
+    with open("secret.txt", "w") as f:
+        f.write("TOPSECRET")
+    code = (
+        "import os, glob\n"
+        f"home = {ctx.scratch!r}\n"
+        "found = []\n"
+        "for p in [home + '/secret.txt'] + glob.glob('/scratch/*/secret.txt'):\n"
+        "    try: found.append(open(p).read())\n"
+        "    except OSError: pass\n"
+        f"for path in ['/proc/{os.getpid()}/environ', '/proc/{os.getpid()}/mem', '/proc/{os.getppid()}/environ']:\n"
+        "    try: found.append(open(path, 'rb').read(100).decode('latin-1'))\n"
+        "    except OSError: pass\n"
+        "try: found.append(str(os.listdir(home)))\n"
+        "except OSError: pass\n"
+        "print(repr(found))\n"
+    )
+    cand = ctx.spawn(argv=["python3", "-I", "probe.py"], files={"probe.py": code})
+    done = cand.communicate(timeout=5)
+    out = done.stdout.decode()
+    return {"leaked": "TOPSECRET" in out or "secret.txt" in out or "PATH=" in out, "stdout": out[-500:]}

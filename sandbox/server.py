@@ -31,6 +31,7 @@ from .protocol import HEADER, FrameReader, encode
 
 SCRATCH = "/scratch"
 UID_BASE = 100_000
+SETUP_FAILED = 70  # exit code of a judge process that failed before reaching its entry point
 
 
 def _set_rlimits(memory_mb: int, file_size_mb: int, nproc: int) -> None:
@@ -210,7 +211,7 @@ class Server:
                 traceback.print_exc()
                 sys.stderr.flush()
             finally:
-                os._exit(70)
+                os._exit(SETUP_FAILED)
         for fd in (result_w, out_w, err_w):
             os.close(fd)
         ctrl_judge.close()
@@ -457,6 +458,8 @@ def _parse_result(buf: bytearray, judge_status: int | None) -> dict:
     if judge_status is not None and os.WIFSIGNALED(judge_status) and os.WTERMSIG(judge_status) == signal.SIGKILL:
         return {"status": "memory", "limit_hit": "memory", "detail": "judge was killed (out of memory)"}
     code = os.WEXITSTATUS(judge_status) if judge_status is not None and os.WIFEXITED(judge_status) else None
+    if code == SETUP_FAILED:
+        return {"status": "sandbox_error", "detail": "the job process could not be set up"}
     return {"status": "error", "detail": f"judge ended without a result (exit code {code})"}
 
 
@@ -499,6 +502,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for module in filter(None, args.preload.split(",")):
         importlib.import_module(module)
+    # Shared writable places: anyone may create entries, nobody but root may list them (mode
+    # 1733); Docker copies the image directory's mode onto a tmpfs, so set it here.
+    for path in (args.scratch, *cleanup.SHARED_DIRS):
+        if os.path.isdir(path):
+            os.chmod(path, 0o1733)
     out_fd = os.dup(1)  # protocol stream; nothing else may write to it
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     Server(0, out_fd, args.scratch, args.uid_base).serve()

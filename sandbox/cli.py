@@ -1,0 +1,62 @@
+"""``sppo-gym sandbox ...``: build the image, check the setup, remove stray containers."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.command()
+def build(
+    prune: bool = typer.Option(False, "--prune", help="Remove older sppo-gym-sandbox tags afterwards."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the resulting tag."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild every layer (the base image is kept)."),
+) -> None:
+    """Build the sandbox image for the current sources (incremental; no registry needed)."""
+    from .image import build_image, get_client, prune_images
+
+    try:
+        client = get_client()
+        tag = build_image(client, quiet=quiet, no_cache=no_cache)
+    except RuntimeError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    if prune:
+        prune_images(client, quiet=quiet)
+    typer.echo(tag)
+
+
+@app.command()
+def tag() -> None:
+    """Print the image tag the current sources need (a hash of the image inputs)."""
+    from .image import image_tag
+
+    typer.echo(image_tag())
+
+
+@app.command()
+def doctor(
+    skip_job: bool = typer.Option(False, "--skip-job", help="Do not start a container to check isolation."),
+) -> None:
+    """Check engine, image, init, limits and isolation; print the fix for anything that fails."""
+    from .doctor import run_checks
+
+    raise typer.Exit(0 if run_checks(run_job=not skip_job) else 1)
+
+
+@app.command()
+def reap(
+    all_: bool = typer.Option(False, "--all", help="Remove every sandbox container, even those of live processes."),
+) -> None:
+    """Remove sandbox containers left behind by crashed runs."""
+    from .image import get_client
+    from .reaper import reap_strays
+
+    try:
+        client = get_client()
+    except RuntimeError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    removed = reap_strays(client, everything=all_)
+    typer.echo(f"removed {len(removed)} container(s)")
