@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import cleanup
+from .channel import Channel
 from .protocol import HEADER, FrameReader, encode
+from .runtime import JobContext  # imported here so that forked jobs start with it loaded
 
 SCRATCH = "/scratch"
 UID_BASE = 100_000
@@ -464,8 +466,6 @@ def _parse_result(buf: bytearray, judge_status: int | None) -> dict:
 
 
 def _run_judge(func: Any, payload: dict, ctrl: socket.socket, home: str, deadline: float, limits: dict, result_fd: int) -> None:
-    from .runtime import JobContext
-
     ctx = JobContext(ctrl, home, deadline, limits)
     try:
         msg = {"status": "ok", "value": func(payload, ctx)}
@@ -489,8 +489,6 @@ def _run_judge(func: Any, payload: dict, ctrl: socket.socket, home: str, deadlin
 
 
 def _run_target(func: Any, args: dict) -> None:
-    from .channel import Channel
-
     func(args, Channel(3))
 
 
