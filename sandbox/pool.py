@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
 """Time for a server to accept a job; covers importing an entry module the first time."""
+RETRY_BACKOFF_S = 1.0
+"""Pause before the n-th retry is n times this."""
 GRACE_S = 5.0
 """Extra host-side wait beyond a job's wall time before the container is declared wedged."""
 
@@ -117,6 +120,8 @@ class SandboxPool:
         self._note_entry(job.entry)
         last = "no attempt"
         for attempt in range(1, self.retries + 2):
+            if attempt > 1:
+                time.sleep(RETRY_BACKOFF_S * (attempt - 1))  # let a restarting engine come back
             try:
                 worker = self._acquire()
             except TransportError as e:
