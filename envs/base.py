@@ -74,6 +74,7 @@ _SAMPLE_CHARS = (
     "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~éüßαβγπΣ√∞≤≥→中文字😀"
 )
 _OPTION_KEYS = ("index", "task_id")
+_IMMUTABLE = (str, int, float, bool, type(None))
 
 
 class UnicodeText(spaces.Text):
@@ -188,7 +189,8 @@ class SingleStepEnv(gym.Env[str, str]):
 
     def reference_answer(self, problem: dict) -> Any:
         """What ``info["answer"]`` shows (for analysis only; never part of the prompt)."""
-        return copy.deepcopy(problem.get(self.answer_field)) if self.answer_field else None
+        answer = problem.get(self.answer_field) if self.answer_field else None
+        return answer if isinstance(answer, _IMMUTABLE) else copy.deepcopy(answer)
 
     def make_verifier(self, verifier: Any, timeout_s: float | None, max_chars: int,
                       options: Mapping[str, Any]) -> Verifier:
@@ -211,11 +213,11 @@ class SingleStepEnv(gym.Env[str, str]):
     # ----- problem selection (shared with the vector env) -----------------------------------
     def select(self, rng: np.random.Generator, options: Mapping[str, Any] | None) -> Selection:
         """Pick a problem: ``options["index"]``, ``options["task_id"]``, or a draw from ``rng``."""
-        opts = dict(options or {})
-        unknown = sorted(set(opts) - set(_OPTION_KEYS))
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {unknown}; supported: {list(_OPTION_KEYS)}")
-        if "index" in opts and "task_id" in opts:
+        opts = options or {}
+        if opts and not set(opts) <= set(_OPTION_KEYS):
+            raise ValueError(f"unknown reset option(s) {sorted(set(opts) - set(_OPTION_KEYS))}; "
+                             f"supported: {list(_OPTION_KEYS)}")
+        if opts.get("index") is not None and opts.get("task_id") is not None:
             raise ValueError("pass options['index'] or options['task_id'], not both")
         if opts.get("index") is not None:
             index = opts["index"]
@@ -249,13 +251,15 @@ class SingleStepEnv(gym.Env[str, str]):
     def step_info(self, sel: Selection, score: Score, verify_s: float) -> dict[str, Any]:
         info = self.reset_info(sel)
         info.update(verdict=score.verdict, passed=bool(score.passed), detail=score.detail,
-                    elapsed=float(score.elapsed), verify_s=verify_s, extra=copy.deepcopy(score.extra))
+                    elapsed=float(score.elapsed), verify_s=verify_s,
+                    extra=copy.deepcopy(score.extra) if score.extra else {})
         return info
 
     def versions(self) -> dict[str, str]:
         """Versions that make a result reproducible: package, verifier, dataset fingerprint."""
         v = self.verifier
         return {"sppo_gym": package_version(), "verifier": f"{v.name}/{v.version}", "dataset": self.source.fingerprint}
+
 
     # ----- Gymnasium API ---------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:

@@ -15,7 +15,6 @@ datasets of neighbouring seeds overlap, shifted by one).
 
 from __future__ import annotations
 
-import copy
 import functools
 import gzip
 import hashlib
@@ -36,10 +35,18 @@ _DATASETS_BUILDERS = {
 }
 
 
+def _item_state(seed: int, split: str, index: int) -> dict:
+    """PCG64 state and stream of one item, straight from a 256-bit blake2b of (seed, split, index)."""
+    digest = hashlib.blake2b(f"{seed}\x1f{split}\x1f{index}".encode(), digest_size=32).digest()
+    state, inc = int.from_bytes(digest[:16], "little"), int.from_bytes(digest[16:], "little") | 1
+    return {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+
+
 def item_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The RNG of procedural item ``index``: a hash of (seed, split, index), not ``seed + index``."""
-    digest = hashlib.blake2b(f"{seed}\x1f{split}\x1f{index}".encode(), digest_size=16).digest()
-    return np.random.Generator(np.random.PCG64(int.from_bytes(digest, "little")))
+    bit_generator = np.random.PCG64(0)
+    bit_generator.state = _item_state(seed, split, index)
+    return np.random.Generator(bit_generator)
 
 
 def _hash_json(obj: Any) -> str:
@@ -109,7 +116,7 @@ class ListSource(ProblemSource):
         return len(self.rows)
 
     def _get(self, index: int) -> dict:
-        return copy.deepcopy(self.rows[index])
+        return dict(self.rows[index])  # a fresh top level; nested values are shared, do not mutate them
 
     def task_id(self, index: int) -> str:
         return self._ids[index]
@@ -148,13 +155,16 @@ class ProceduralSource(ProblemSource):
         self.size = size or PROCEDURAL_SIZE
         self.required = tuple(required)
         self.name = name or getattr(generator, "__name__", "procedural")
+        self._bit_generator = np.random.PCG64(0)  # re-stated per item: building one costs ~50 us
+        self._rng = np.random.Generator(self._bit_generator)
         self.fingerprint = _hash_json([_callable_identity(generator), self.seed, self.split, self.size])
 
     def __len__(self) -> int:
         return self.size
 
     def _get(self, index: int) -> dict:
-        row = self.generator(item_rng(self.seed, self.split, index))
+        self._bit_generator.state = _item_state(self.seed, self.split, index)  # == item_rng(seed, split, index)
+        row = self.generator(self._rng)
         if not isinstance(row, Mapping):
             raise TypeError(f"procedural generator {self.name} must return a dict, got {type(row).__name__}")
         row = dict(row)
