@@ -1,0 +1,323 @@
+"""Decide whether a parsed prediction matches a parsed reference answer.
+
+Rules (each chosen to agree with a careful human grader, and to fail closed):
+
+* Exact values are compared exactly (rationals as fractions, so ``1/2004!`` != ``1/2006!``);
+  irrational values symbolically, then numerically at a precision scaled to their size.
+* A decimal is accepted for a non-terminating value only when it is that value correctly
+  rounded and has >= 3 significant digits (``0.333`` for 1/3, not ``0.3``); a decimal gold
+  (``33.3``) accepts any value that rounds to it.
+* Equations match when one is a non-zero constant multiple of the other (``2x+4y-3=0`` ~
+  ``y = -x/2 + 3/4``), never because both "reduce to 0". ``x = 5`` / ``5`` are the same answer.
+* Inequalities, intervals and unions are compared as sets (``m >= sqrt 2`` ~ ``[sqrt 2, oo)``).
+* ``\\pm`` golds are two-valued: ``2021`` alone is incomplete. Several alternatives where one
+  value is expected ("85 or 86", "1, 2, 3") are ``hedged``: no credit.
+* Percent: ``25%`` matches ``25`` and ``0.25``; differing explicit units do not match.
+* Values too large to evaluate (towers of powers) are compared structurally, never computed.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sympy
+
+from .math_parse import MAX_NODES, Parsed, count_nodes, size_bound
+
+STEP_SECONDS = 2.0
+"""Budget of one symbolic step (simplify, solve); on expiry the step counts as inconclusive."""
+
+
+class StepTimeout(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt pure-Python sympy work after ``seconds`` (main thread only; else unbounded here,
+    and the sandbox's wall limit is the bound)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(_sig: int, _frame: Any) -> None:
+        raise StepTimeout()
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def compare(gold: Parsed, pred: Parsed) -> tuple[str, str]:
+    """Return ``(verdict, detail)`` with verdict in {correct, wrong, hedged}."""
+    if gold.kind != "math":
+        ok = gold.value == pred.value
+        return ("correct" if ok else "wrong"), f"{gold.kind}: {pred.value!r} vs {gold.value!r}"[:200]
+    if gold.unit and pred.unit and gold.unit != pred.unit:
+        return "wrong", f"unit {pred.unit!r} differs from {gold.unit!r}"
+    if gold.huge or pred.huge:
+        same = gold.value is not None and gold.value == pred.value  # structural; never printed
+        return ("correct" if same else "wrong"), "value too large to evaluate; compared structurally"
+    gvar, gv = unwrap(gold.value)
+    pvar, pv = unwrap(pred.value)
+    if _is_equation(gold.value) and _is_relational(pred.value) and equations_equal(gold.value, pred.value):
+        return "correct", "equivalent equations"
+    if _is_equation(gold.value) and gvar is None:
+        return "wrong", "the reference is an equation; the answer is not an equivalent one"
+    if gvar is not None and pvar is not None and gvar != pvar:
+        return "wrong", f"answer is about {pvar}, reference about {gvar}"
+    if _is_collection(pv) and not _is_collection(gv):
+        if len(pv) > 1:
+            return "hedged", f"{len(pv)} candidate answers where one is expected"
+        pv = next(iter(pv))
+    ok = values_equal(gv, pv, gold, pred)
+    return ("correct" if ok else "wrong"), ""
+
+
+def _is_collection(v: Any) -> bool:
+    return isinstance(v, sympy.FiniteSet)
+
+
+def _is_relational(v: Any) -> bool:
+    return isinstance(v, sympy.core.relational.Relational)
+
+
+def _is_equation(v: Any) -> bool:
+    return isinstance(v, sympy.Eq) and bool(_free(v))
+
+
+def _free(v: Any) -> set:
+    return getattr(v, "free_symbols", set())
+
+
+def unwrap(v: Any) -> tuple[str | None, Any]:
+    """``x = 5`` -> ("x", 5); ``47 + 38 = 85`` -> (None, 85); ``x=1 or x=2`` -> ("x", {1, 2});
+    one-variable inequalities -> their solution set."""
+    if isinstance(v, sympy.And) and all(isinstance(a, sympy.Eq) for a in v.args):
+        v = list(v.args)[-1]
+    if isinstance(v, sympy.Eq):
+        lhs, rhs = v.lhs, v.rhs
+        if isinstance(lhs, sympy.Symbol) and lhs not in _free(rhs):
+            return lhs.name, rhs
+        if not _free(lhs) and not _free(rhs):  # a worked chain: keep its final value
+            return None, rhs
+        return None, v
+    if isinstance(v, sympy.FiniteSet) and v.args and all(isinstance(a, sympy.Eq) for a in v.args):
+        names = {a.lhs for a in v.args}
+        if len(names) == 1 and isinstance(next(iter(names)), sympy.Symbol):
+            return next(iter(names)).name, sympy.FiniteSet(*[a.rhs for a in v.args])
+    if (_is_relational(v) or isinstance(v, sympy.And)) and len(_free(v)) == 1:
+        try:
+            with time_limit(STEP_SECONDS):
+                return next(iter(_free(v))).name, v.as_set()
+        except (StepTimeout, Exception):
+            return None, v
+    return None, v
+
+
+def equations_equal(g: Any, p: Any) -> bool:
+    """Two equations are the same when one side-difference is a constant multiple of the other."""
+    if not (isinstance(g, sympy.Eq) and isinstance(p, sympy.Eq)):
+        return False
+    if not all(isinstance(x, sympy.Expr) for x in (g.lhs, g.rhs, p.lhs, p.rhs)):
+        return False
+    eg, ep = g.lhs - g.rhs, p.lhs - p.rhs
+    if {s.name for s in _free(eg)} != {s.name for s in _free(ep)} or ep == 0:
+        return False
+    eg, ep = _rename(eg), _rename(ep)
+    try:
+        with time_limit(STEP_SECONDS):
+            ratio = sympy.simplify(eg / ep)
+        return bool(ratio.is_number and ratio.is_finite and ratio != 0)
+    except (StepTimeout, Exception):
+        return False
+
+
+def _rename(e: Any) -> Any:
+    """Map every symbol to a plain symbol of the same name (assumptions differ between parsers)."""
+    return e.xreplace({s: sympy.Symbol(s.name) for s in _free(e)})
+
+
+def values_equal(g: Any, p: Any, gold: Parsed, pred: Parsed) -> bool:
+    """Structural dispatch: sets, tuples, intervals, matrices, then scalars."""
+    if isinstance(g, sympy.MatrixBase) or isinstance(p, sympy.MatrixBase):
+        return (isinstance(g, sympy.MatrixBase) and isinstance(p, sympy.MatrixBase) and g.shape == p.shape
+                and all(scalar_equal(a, b, gold, pred) for a, b in zip(g, p, strict=False)))
+    if isinstance(g, sympy.FiniteSet) or isinstance(p, sympy.FiniteSet):
+        return _multiset_equal(_elements(g), _elements(p), gold, pred)
+    if (isinstance(g, sympy.Interval) and isinstance(p, sympy.Tuple)) or (isinstance(p, sympy.Interval) and isinstance(g, sympy.Tuple)):
+        iv, tp = (g, p) if isinstance(g, sympy.Interval) else (p, g)
+        return (iv.left_open and iv.right_open and len(tp) == 2
+                and scalar_equal(iv.start, tp[0], gold, pred) and scalar_equal(iv.end, tp[1], gold, pred))
+    if isinstance(g, sympy.Tuple) or isinstance(p, sympy.Tuple):
+        return (isinstance(g, sympy.Tuple) and isinstance(p, sympy.Tuple) and len(g) == len(p)
+                and all(values_equal(a, b, gold, pred) for a, b in zip(g, p, strict=False)))
+    if isinstance(g, sympy.Set) or isinstance(p, sympy.Set):
+        return _sets_equal(g, p, gold, pred)
+    if _is_relational(g) or _is_relational(p) or isinstance(g, sympy.And) or isinstance(p, sympy.And):
+        return _is_relational(g) and _is_relational(p) and equations_equal(g, p)
+    return scalar_equal(g, p, gold, pred)
+
+
+def _elements(v: Any) -> list:
+    if isinstance(v, (sympy.FiniteSet, sympy.Tuple)):
+        return list(v.args)
+    return [v]
+
+
+def _multiset_equal(gs: list, ps: list, gold: Parsed, pred: Parsed) -> bool:
+    if len(gs) != len(ps):
+        return False
+    left = list(ps)
+    for a in gs:
+        hit = next((i for i, b in enumerate(left) if values_equal(a, b, gold, pred)), None)
+        if hit is None:
+            return False
+        left.pop(hit)
+    return True
+
+
+def _sets_equal(g: Any, p: Any, gold: Parsed, pred: Parsed) -> bool:
+    if not (isinstance(g, sympy.Set) and isinstance(p, sympy.Set)):
+        return False
+    if isinstance(g, sympy.Interval) and isinstance(p, sympy.Interval):
+        return (g.left_open == p.left_open and g.right_open == p.right_open
+                and scalar_equal(g.start, p.start, gold, pred) and scalar_equal(g.end, p.end, gold, pred))
+    if isinstance(g, sympy.Union) and isinstance(p, sympy.Union) and len(g.args) == len(p.args):
+        return _multiset_equal(list(g.args), list(p.args), gold, pred)
+    try:
+        with time_limit(STEP_SECONDS):
+            return bool(g.symmetric_difference(p).is_empty)
+    except (StepTimeout, Exception):
+        return False
+
+
+def scalar_equal(a: Any, b: Any, gold: Parsed, pred: Parsed) -> bool:
+    """Scalar equality with the percent and decimal-rounding rules of the module docstring."""
+    if not (isinstance(a, sympy.Basic) and isinstance(b, sympy.Basic)):
+        return False
+    a, b = _rename(a), _rename(b)
+    pairs = [(a, b)]
+    if gold.percent and not pred.percent:
+        pairs.append((a / 100, b))
+    if pred.percent and not gold.percent:
+        pairs.append((a, b / 100))
+    return any(_scalar_eq(x, y, gold, pred) for x, y in pairs)
+
+
+def _scalar_eq(a: sympy.Basic, b: sympy.Basic, gold: Parsed, pred: Parsed) -> bool:
+    if a == b:
+        return True
+    if {s.name for s in _free(a)} != {s.name for s in _free(b)}:
+        return False
+    if _free(a):
+        return _symbolic_eq(a, b)
+    a, b = _evaluate(a), _evaluate(b)
+    if a == b:
+        return True
+    if not (a.is_Rational and b.is_Rational) and _constants_equal(a, b):
+        return True
+    return _decimal_rule(a, b, gold, pred)
+
+
+def _evaluate(e: sympy.Basic) -> sympy.Basic:
+    """Exact evaluation (``doit``) of a constant whose size is known to be bounded."""
+    try:
+        with time_limit(STEP_SECONDS):
+            return e.doit()
+    except (StepTimeout, Exception):
+        return e
+
+
+def _precision(*exprs: Any) -> int:
+    return int(min(max(size_bound(e) for e in exprs), 5_000)) + 60
+
+
+def _constants_equal(a: sympy.Basic, b: sympy.Basic) -> bool:
+    """Are two constants equal? ``simplify(a - b) == 0``, else agreement to a relative
+    precision scaled to their size (so ``2^300 + sqrt 2`` is not ``2^300``)."""
+    d = a - b
+    if count_nodes(d) <= MAX_NODES:
+        try:
+            with time_limit(STEP_SECONDS):
+                if sympy.simplify(d) == 0:
+                    return True
+        except (StepTimeout, Exception):
+            pass
+    prec = _precision(a, b)
+    try:
+        with time_limit(STEP_SECONDS):
+            va, vb = sympy.N(a, prec), sympy.N(b, prec)
+            if not (va.is_number and vb.is_number) or va.has(sympy.zoo, sympy.nan, sympy.oo):
+                return False
+            scale = max(abs(va), abs(vb))
+            return bool(scale == 0 or abs(va - vb) <= sympy.Float(10, prec) ** (-(prec - 20)) * scale)
+    except (StepTimeout, Exception):
+        return False
+
+
+def _decimal_rule(a: sympy.Basic, b: sympy.Basic, gold: Parsed, pred: Parsed) -> bool:
+    """Accept a correctly rounded decimal (see the module docstring); otherwise not equal."""
+    dec = None
+    if pred.decimals is not None and gold.decimals is None:
+        dec, approx = pred.decimals, b
+        if _terminates_within(a, dec) or _sig_digits(pred.text) < 3:
+            return False
+    elif gold.decimals is not None and (pred.decimals is None or pred.decimals > gold.decimals):
+        dec, approx = gold.decimals, a
+    if dec is None:
+        return False
+    try:
+        with time_limit(STEP_SECONDS):
+            diff = abs(sympy.N(a - b, _precision(a, b)))
+        tol = sympy.Rational(1, 2) * sympy.Rational(1, 10**dec)
+        return bool(diff.is_number and diff <= tol * (1 + sympy.Rational(1, 10**9)) and approx.is_finite)
+    except (StepTimeout, Exception):
+        return False
+
+
+def _terminates_within(v: sympy.Basic, dec: int) -> bool:
+    """A rational whose exact decimal has at most ``dec`` places must be matched exactly."""
+    return bool(v.is_Rational and (v * 10**dec).is_Integer)
+
+
+def _sig_digits(text: str) -> int:
+    digits = "".join(ch for ch in text if ch.isdigit()).lstrip("0")
+    return len(digits)
+
+
+def _symbolic_eq(a: sympy.Basic, b: sympy.Basic) -> bool:
+    """simplify(a - b) == 0, else agreement at random points (real, both signs) to 1e-20."""
+    d = a - b
+    if count_nodes(d) <= MAX_NODES:
+        try:
+            with time_limit(STEP_SECONDS):
+                if sympy.simplify(d) == 0:
+                    return True
+        except (StepTimeout, Exception):
+            pass
+    syms = sorted(_free(d), key=lambda s: s.name)
+    rng = random.Random(0)
+    good = 0
+    for _ in range(8):
+        point = {s: sympy.Rational(rng.choice([-1, 1]) * rng.randint(11, 290), 97) for s in syms}
+        try:
+            with time_limit(STEP_SECONDS):
+                va, vb = sympy.N(a.xreplace(point), 40), sympy.N(b.xreplace(point), 40)
+        except (StepTimeout, Exception):
+            continue
+        if not (va.is_number and vb.is_number) or va.has(sympy.zoo, sympy.nan) or vb.has(sympy.zoo, sympy.nan):
+            continue
+        if abs(va - vb) > sympy.Float(10) ** -20 * (1 + abs(va)):
+            return False
+        good += 1
+    return good >= 3

@@ -1,0 +1,167 @@
+"""Find the final answer in a model response (CONTRACT.md, "What is taken from the response").
+
+Precedence, first hit wins:
+
+1. ``boxed``: the content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces matched.
+2. ``statement``: the last final-answer statement -- "the (final) answer is X", "Answer: X",
+   "#### X" -- also when wrapped in markdown bold (``**Answer:** X``, ``Answer: **X**``).
+3. ``last_expr``: the last mathematical expression of the response -- inline LaTeX
+   (``$...$``, ``\\(...\\)``, ``\\[...\\]``, ``$$...$$``) or a plain-text number/expression.
+   Small models rarely format their answers; without this fallback they get no signal.
+
+Hedging is kept visible: when the last expression is joined to the one before it by "or" or a
+comma ("85 or 86", "1, 2, 3"), the whole run is returned so that the comparison can refuse
+credit for a list where a single value is expected. Everything here is regular expressions and
+brace matching over the text: nothing is evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
+GSM8K_RE = re.compile(r"####\s*(.+?)\s*$", re.MULTILINE)
+STATEMENT_RE = re.compile(
+    r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=|is\s*:)\s*(?P<ans>[^\n]+)",
+    re.IGNORECASE,
+)
+# Words after which a statement's answer is over ("the answer is 85 because ...").
+STATEMENT_STOP_RE = re.compile(r"\s+(?:because|since|as|which|so|given|when|where|for)\s", re.IGNORECASE)
+LATEX_SPAN_RE = re.compile(
+    r"\$\$(?P<a>.+?)\$\$|\\\[(?P<b>.+?)\\\]|\\\((?P<c>.+?)\\\)|(?<![\\\d])\$(?P<d>[^$\n]+?)(?<!\\)\$",
+    re.DOTALL,
+)
+_NUM = r"\d+(?::\d+)+|\d+(?:,\d{3})*(?:\.\d+)?|\.\d+"
+_WORD = r"(?:sqrt|pi|exp|ln|log|sin|cos|tan|i|e)(?![A-Za-z])"
+_SYM = r"[-+*/^×÷·=()%−π√∞]"
+_TOKEN = rf"(?:{_NUM}|{_WORD}|{_SYM})"
+PLAIN_SPAN_RE = re.compile(rf"(?<![A-Za-z_\d]){_TOKEN}(?:[ \t]*{_TOKEN})*")
+HEDGE_GAP_RE = re.compile(r"^\s*(?:,\s*)?(?:or|and/or)\s*$|^\s*,\s*$", re.IGNORECASE)
+MAX_SCAN_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """An answer candidate and where it came from (``boxed``, ``statement``, ``last_expr``)."""
+
+    text: str
+    source: str
+
+
+def matching_brace(text: str, open_idx: int) -> int:
+    """Index of the ``}`` closing the ``{`` at ``open_idx``, or -1 when unbalanced."""
+    depth = 0
+    i = open_idx
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last well-formed ``\\boxed{...}``; ``None`` when there is none."""
+    for m in reversed(list(BOX_RE.finditer(text))):
+        end = matching_brace(text, m.end() - 1)
+        if end != -1:
+            return text[m.end() : end].strip()
+    return None
+
+
+def _clean_statement(ans: str) -> str:
+    ans = ans.replace("**", "").replace("__", "").strip()
+    if not ans.startswith(("$", "\\(", "\\[")):
+        stop = STATEMENT_STOP_RE.search(ans)
+        if stop:
+            ans = ans[: stop.start()]
+    ans = re.sub(r"(?<=[^\d\s])\.\s.*$", "", ans)  # cut a following sentence
+    return ans.strip().rstrip(".;!").strip()
+
+
+def final_statement(text: str) -> str | None:
+    """The answer of the last final-answer statement (bold markers removed)."""
+    plain = text.replace("**", "").replace("__", "")
+    best: tuple[int, str] | None = None
+    for rx in (STATEMENT_RE, GSM8K_RE):
+        for m in rx.finditer(plain):
+            ans = m.group("ans") if "ans" in rx.groupindex else m.group(1)
+            ans = _clean_statement(ans)
+            if ans and (best is None or m.start() >= best[0]):
+                best = (m.start(), ans)
+    return best[1] if best else None
+
+
+def _candidates(text: str) -> list[tuple[int, int, str]]:
+    """Math spans as (start, end, text): LaTeX spans and plain spans that contain a digit or pi."""
+    spans = []
+    for m in LATEX_SPAN_RE.finditer(text):
+        body = next(g for g in m.groups() if g is not None)
+        if re.search(r"[\d\\a-zA-Z]", body):
+            spans.append((m.start(), m.end(), body.strip()))
+    for m in PLAIN_SPAN_RE.finditer(text):
+        body = m.group(0).strip().rstrip("=+-*/^×÷·−(").strip()
+        if re.search(r"\d|π|pi", body) and body.count("(") == body.count(")"):
+            spans.append((m.start(), m.end(), body))
+        elif re.search(r"\d|π|pi", body):
+            inner = body.strip("()").strip()
+            if inner and inner.count("(") == inner.count(")"):
+                spans.append((m.start(), m.end(), inner))
+    spans.sort(key=lambda s: (s[1], -s[0]))
+    return spans
+
+
+def last_expression(text: str) -> str | None:
+    """The last mathematical expression; runs joined by "or"/"," are returned whole (hedges)."""
+    spans = _candidates(text)
+    if not spans:
+        return None
+    start, _end, body = spans[-1]
+    parts = [body]
+    # Walk back over candidates that end before this one starts, joined by "or" or ",".
+    for s, e, b in reversed(spans[:-1]):
+        if e > start:
+            continue
+        gap = text[e:start]
+        if not HEDGE_GAP_RE.match(gap):
+            break
+        sep = " or " if "or" in gap.lower() else ", "
+        parts.insert(0, b + sep)
+        start = s
+    return "".join(parts).strip()
+
+
+def extract_answer(response: str) -> Extracted | None:
+    """Apply the documented precedence; ``None`` when the response holds no answer at all."""
+    text = response[-MAX_SCAN_CHARS:]
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return Extracted(boxed, "boxed")
+    stmt = final_statement(text)
+    if stmt:
+        return Extracted(stmt, "statement")
+    expr = last_expression(text)
+    if expr:
+        return Extracted(expr, "last_expr")
+    return None
+
+
+def extract_gold(answer: str) -> str:
+    """Reference answer: ``#### v`` (GSM8K) -> v; contains ``\\boxed{}`` (MATH) -> its content."""
+    if not isinstance(answer, str):
+        raise TypeError(f"problem['answer'] must be a str, got {type(answer).__name__}")
+    m = list(GSM8K_RE.finditer(answer))
+    if m:
+        return m[-1].group(1).strip()
+    boxed = last_boxed(answer)
+    if boxed is not None:
+        return boxed
+    return answer.strip()

@@ -1,0 +1,61 @@
+"""Judge half of the math verifier: runs inside the sandbox (sympy and parsers never run on the
+host for model text; SANDBOX.md principle 6). ``grade`` is the pure function, importable for
+in-process tests; ``judge`` is the sandbox entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .math_equiv import StepTimeout, compare
+from .math_extract import extract_answer, extract_gold, last_expression
+from .math_parse import Parsed, ParseError, classify_gold, parse_like
+
+
+def _score(verdict: str, detail: str = "", **extra: Any) -> dict:
+    ok = verdict == "correct"
+    return {"reward": 1.0 if ok else 0.0, "verdict": verdict, "passed": ok, "detail": detail[:300],
+            "extra": extra}
+
+
+def _parse_pred(text: str, source: str, gold: Parsed) -> Parsed:
+    """Parse the extracted answer; a statement that is prose falls back to its last expression."""
+    try:
+        return parse_like(text, gold)
+    except ParseError:
+        if source != "statement":
+            raise
+        inner = last_expression(text)
+        if not inner:
+            raise
+        return parse_like(inner, gold)
+
+
+def grade(response: str, gold: str) -> dict:
+    """Score one response against one reference answer (Score fields, JSON-able)."""
+    try:
+        gold_parsed = classify_gold(extract_gold(gold))
+    except ParseError as e:
+        return _score("judge_error", f"reference answer unparseable: {e}")
+    found = extract_answer(response)
+    if found is None:
+        return _score("no_answer", "no final answer found")
+    extra = {"extracted": found.text[:200], "source": found.source}
+    try:
+        pred = _parse_pred(found.text, found.source, gold_parsed)
+    except ParseError as e:
+        return _score("parse_error", str(e), **extra)
+    except RecursionError:
+        return _score("parse_error", "expression too deeply nested", **extra)
+    try:
+        verdict, detail = compare(gold_parsed, pred)
+    except (StepTimeout, RecursionError) as e:
+        return _score("wrong", f"comparison gave up: {type(e).__name__}", **extra)
+    return _score(verdict, detail, **extra)
+
+
+def judge(payload: dict, ctx: Any = None) -> dict:
+    """Sandbox entry point: ``{"response", "gold"}`` -> Score fields."""
+    response, gold = payload.get("response"), payload.get("gold")
+    if not isinstance(response, str) or not isinstance(gold, str):
+        raise TypeError("payload needs str fields 'response' and 'gold'")
+    return grade(response, gold)
