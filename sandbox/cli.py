@@ -12,13 +12,17 @@ def build(
     prune: bool = typer.Option(False, "--prune", help="Remove older sppo-gym-sandbox tags afterwards."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the resulting tag."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild every layer (the base image is kept)."),
+    if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing when the current tag exists."),
 ) -> None:
     """Build the sandbox image for the current sources (incremental; no registry needed)."""
-    from .image import build_image, get_client, prune_images
+    from .image import build_image, ensure_image, get_client, prune_images
 
     try:
         client = get_client()
-        tag = build_image(client, quiet=quiet, no_cache=no_cache)
+        if if_missing and not no_cache:
+            tag = ensure_image(client, quiet=quiet)
+        else:
+            tag = build_image(client, quiet=quiet, no_cache=no_cache)
     except RuntimeError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from e
@@ -60,3 +64,7 @@ def reap(
         raise typer.Exit(1) from e
     removed = reap_strays(client, everything=all_)
     typer.echo(f"removed {len(removed)} container(s)")
+
+
+if __name__ == "__main__":  # `python -m sppo_gym.sandbox.cli`: skips the top-level CLI's imports
+    app()

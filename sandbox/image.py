@@ -83,20 +83,30 @@ def image_inputs() -> list[tuple[str, Path]]:
     return sorted(files)
 
 
-def inputs_digest(inputs: list[tuple[str, Path]] | None = None) -> str:
+def snapshot() -> list[tuple[str, bytes]]:
+    """Contents of every input, read once: the tag and the build context come from the same bytes
+    (sources edited during a build cannot produce an image whose tag lies about its content)."""
+    return [(arcname, path.read_bytes()) for arcname, path in image_inputs()]
+
+
+def inputs_digest(inputs: list[tuple[str, Path]] | list[tuple[str, bytes]] | None = None) -> str:
     """SHA-256 over the sorted context paths and contents (and the base image it starts from)."""
     h = hashlib.sha256()
     h.update(f"base={BASE_IMAGE}\0python={IMAGE_PYTHON}\0".encode())
-    for arcname, path in sorted(inputs if inputs is not None else image_inputs()):
-        data = path.read_bytes()
+    for arcname, item in sorted(inputs if inputs is not None else snapshot()):
+        data = item if isinstance(item, bytes) else item.read_bytes()
         h.update(f"{arcname}\0{len(data)}\0".encode())
         h.update(data)
     return h.hexdigest()
 
 
+def tag_for(digest: str) -> str:
+    return f"{IMAGE_REPO}:{digest[:12]}"
+
+
 def image_tag() -> str:
     """The tag the current source tree's image must have: ``sppo-gym-sandbox:<12 hex>``."""
-    return f"{IMAGE_REPO}:{inputs_digest()[:12]}"
+    return tag_for(inputs_digest())
 
 
 def get_client() -> docker.DockerClient:
@@ -217,12 +227,12 @@ def ensure_base(client: docker.DockerClient, *, quiet: bool = False) -> str:
     return BASE_IMAGE
 
 
-def assemble_context(dest: Path, wheels: Path) -> None:
+def assemble_context(dest: Path, files: list[tuple[str, bytes]], wheels: Path) -> None:
     """Write the build context into ``dest``: Dockerfile, requirements, wheels/, src/ (world-readable)."""
-    for arcname, path in image_inputs():
+    for arcname, data in files:
         target = dest / arcname
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        target.write_bytes(data)
     shutil.copytree(wheels, dest / "wheels", ignore=shutil.ignore_patterns(".complete"))
     for dirpath, _, filenames in os.walk(dest):
         os.chmod(dirpath, 0o755)
@@ -263,12 +273,13 @@ def build_image(client: docker.DockerClient | None = None, *, quiet: bool = Fals
     """
     client = client or get_client()
     with _build_lock():
-        tag = image_tag()
-        digest = inputs_digest()
+        files = snapshot()
+        digest = inputs_digest(files)
+        tag = tag_for(digest)
         ensure_base(client, quiet=quiet)
         wheels = download_wheels(_engine_arch(client), quiet=quiet)
         with tempfile.TemporaryDirectory(prefix="sppo-ctx-") as tmp:
-            assemble_context(Path(tmp), wheels)
+            assemble_context(Path(tmp), files, wheels)
             _say(f"docker build -> {tag}", quiet)
             _stream_build(client, Path(tmp), tag, digest, quiet=quiet, no_cache=no_cache)
     _say(f"built {tag}", quiet)

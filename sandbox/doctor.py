@@ -1,0 +1,162 @@
+"""``sppo-gym sandbox doctor``: check every piece the sandbox needs and print the fix for each gap.
+
+Each check prints ``OK``, ``WARN`` or ``FAIL`` with what it saw; a FAIL also prints the exact
+command that fixes it. Any FAIL makes the exit code non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ENGINE_FIX = (
+    "start an engine: `bash scripts/setup.sh` (installs docker.io and starts dockerd), or "
+    "`sudo dockerd > /tmp/dockerd.log 2>&1 &`; to use Docker Desktop or rootless Docker, export "
+    "DOCKER_HOST (e.g. unix://$XDG_RUNTIME_DIR/docker.sock) and re-run"
+)
+BUILD_FIX = "sppo-gym sandbox build"
+
+
+@dataclass
+class Check:
+    """Outcome of one check: ``level`` is OK, WARN or FAIL; ``fix`` is shown for WARN/FAIL."""
+
+    name: str
+    level: str
+    detail: str
+    fix: str = ""
+
+    def render(self) -> str:
+        line = f"{self.level:<4}  {self.name}: {self.detail}"
+        if self.fix and self.level != "OK":
+            line += f"\n      fix: {self.fix}"
+        return line
+
+
+def check_engine() -> tuple[Check, Any]:
+    """The docker SDK reaches an engine (respects DOCKER_HOST)."""
+    try:
+        import docker
+    except ImportError:
+        return Check("engine", "FAIL", "the `docker` Python package is missing", "pip install -e ."), None
+    try:
+        client = docker.from_env()
+        client.ping()
+        ver = client.version()
+    except Exception as e:  # DockerException, requests errors: all mean "no engine"
+        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        return Check("engine", "FAIL", f"cannot reach Docker at {where} ({type(e).__name__})", ENGINE_FIX), None
+    host = os.environ.get("DOCKER_HOST", "default socket")
+    return Check("engine", "OK", f"Docker {ver.get('Version', '?')} ({host})"), client
+
+
+def check_limits(info: dict) -> list[Check]:
+    """cgroup features the pool relies on: memory, swap, pids limits; the docker-init binary."""
+    out = []
+    warnings = " | ".join(info.get("Warnings") or []) or "none"
+    cg = f"cgroup v{info.get('CgroupVersion', '?')}, driver {info.get('CgroupDriver', '?')}"
+    if info.get("MemoryLimit") and info.get("PidsLimit"):
+        out.append(Check("limits", "OK", f"memory and pids limits supported ({cg})"))
+    else:
+        out.append(Check("limits", "FAIL", f"memory/pids cgroup limits unsupported ({cg}; engine warnings: {warnings})",
+                         "enable the memory and pids cgroup controllers (kernel cmdline `cgroup_enable=memory`, "
+                         "or boot with cgroup v2) and restart dockerd"))
+    if info.get("SwapLimit"):
+        out.append(Check("swap limit", "OK", "memory+swap limit supported (no swap for jobs)"))
+    else:
+        out.append(Check("swap limit", "WARN", f"no swap limit support; jobs may swap beyond their memory limit ({warnings})",
+                         "add `swapaccount=1` to the kernel cmdline (cgroup v1) or use cgroup v2"))
+    init = info.get("InitBinary") or ""
+    if init:
+        out.append(Check("init", "OK", f"engine init binary {init!r} (for --init; verified by the job check)"))
+    else:
+        out.append(Check("init", "FAIL", "engine reports no init binary for --init",
+                         "install docker-init (`apt-get install -y tini` / `docker.io` ships it) and restart dockerd"))
+    return out
+
+
+def check_image(client) -> tuple[Check, str | None]:
+    """The image for the current sources exists (its tag is the hash of the image inputs)."""
+    from .image import image_exists, image_tag, stale_tags
+
+    tag = image_tag()
+    if image_exists(client, tag):
+        return Check("image", "OK", f"{tag} is current"), tag
+    stale = stale_tags(client)
+    why = f"stale images only ({', '.join(stale[:3])}): sources changed" if stale else "no sandbox image built"
+    return Check("image", "FAIL", f"{tag} missing; {why}", BUILD_FIX), None
+
+
+def _isolation_problems(me: dict) -> list[str]:
+    bad = []
+    if me.get("uid", 0) < 1000:
+        bad.append(f"judge runs as uid {me.get('uid')}")
+    if me.get("interfaces") != ["lo"]:
+        bad.append(f"network interfaces {me.get('interfaces')}")
+    if me.get("root_writable") is not False:
+        bad.append("root filesystem is writable")
+    if me.get("cap_eff") != "0000000000000000":
+        bad.append(f"judge has capabilities {me.get('cap_eff')}")
+    return bad
+
+
+_CGROUP_PROBE = (
+    "import os\n"
+    "for p in ('/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes',\n"
+    "          '/sys/fs/cgroup/pids.max', '/sys/fs/cgroup/pids/pids.max'):\n"
+    "    if os.path.exists(p): print(os.path.basename(p), open(p).read().strip())\n"
+    "print('uid', os.getuid())\n"
+)
+
+
+def check_job(image: str) -> Check:
+    """Run trivial jobs through the real pool and check the isolation seen from inside."""
+    from .job import Job
+    from .limits import ContainerLimits
+    from .pool import SandboxPool
+
+    limits = ContainerLimits()
+    try:
+        with SandboxPool(size=1, image=image, backend="docker", container_limits=limits) as pool:
+            who = pool.run(Job("sppo_gym.sandbox.selftest:whoami", {}))
+            probe = pool.run(Job("sppo_gym.sandbox.selftest:run_python", {"code": _CGROUP_PROBE}))
+    except Exception as e:  # the pool itself failed to start: report, don't crash the doctor
+        return Check("isolation", "FAIL", f"pool failed: {type(e).__name__}: {e}", BUILD_FIX)
+    if not (who.ok and probe.ok):
+        bad = who if not who.ok else probe
+        return Check("isolation", "FAIL", f"job ended {bad.status}: {bad.detail[:300]}", BUILD_FIX)
+    me = who.value
+    seen = dict(line.split(" ", 1) for line in probe.value["stdout"].splitlines() if " " in line)
+    bad = _isolation_problems(me)
+    mem = seen.get("memory.max") or seen.get("memory.limit_in_bytes")
+    if mem is None or not mem.isdigit() or int(mem) > limits.memory_mb * 2**20:
+        bad.append(f"container memory limit not applied (saw {mem})")
+    if seen.get("uid") in (None, "0", str(me.get("uid"))):
+        bad.append(f"candidate uid {seen.get('uid')} is root or the judge's")
+    if bad:
+        return Check("isolation", "FAIL", "; ".join(bad), "check dockerd's cgroup and seccomp setup (see `docker info`)")
+    return Check("isolation", "OK", f"judge uid {me['uid']}, candidate uid {seen['uid']}, only 'lo', "
+                 f"read-only root, no capabilities, memory limit {int(mem) >> 20} MiB, pids {seen.get('pids.max', '?')}")
+
+
+def run_checks(*, run_job: bool = True, echo: Callable[[str], None] = print) -> bool:
+    """Run every check, print one line per check (plus fixes); True when nothing failed."""
+    checks: list[Check] = []
+    if os.environ.get("SPPO_GYM_SANDBOX", "docker") != "docker":
+        checks.append(Check("backend", "WARN", f"SPPO_GYM_SANDBOX={os.environ['SPPO_GYM_SANDBOX']}: jobs run "
+                            "WITHOUT isolation", "unset SPPO_GYM_SANDBOX"))
+    engine, client = check_engine()
+    checks.append(engine)
+    if client is not None:
+        checks.extend(check_limits(client.info()))
+        image_check, image = check_image(client)
+        checks.append(image_check)
+        if image and run_job:
+            checks.append(check_job(image))
+    for c in checks:
+        echo(c.render())
+    failed = [c.name for c in checks if c.level == "FAIL"]
+    echo(f"doctor: {len(failed)} problem(s)" + (f" ({', '.join(failed)})" if failed else "; the sandbox is ready"))
+    return not failed

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Idempotent setup of sppo-gym on a Debian/Ubuntu machine with Python >= 3.10:
+#   .venv (CPU torch where there is no GPU) + `pip install -e '.[test]'`, a Docker engine,
+#   and the sandbox image. Every step is skipped when already done; re-running is cheap.
+# Environment knobs:
+#   DOCKER_HOST            use this existing engine (Docker Desktop, rootless); never installs Docker.
+#   SPPO_GYM_TORCH_INDEX   extra pip index for torch, e.g. https://download.pytorch.org/whl/cpu
+#   SPPO_GYM_SETUP_DRY_RUN=1  set up the venv, then only print the Docker install/start/build steps.
+#   PYTHON                 interpreter for the venv (default: python3).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+PY=${PYTHON:-python3}
+TORCH_SPEC="torch==2.13.0"
+DRY=${SPPO_GYM_SETUP_DRY_RUN:-0}
+DOCKERD_LOG=/var/log/sppo-gym-dockerd.log
+[ "$(id -u)" -eq 0 ] || DOCKERD_LOG=/tmp/sppo-gym-dockerd.log
+APT_UPDATED=0
+
+say() { echo "[setup] $*" >&2; }
+die() { echo "[setup] ERROR: $*" >&2; exit 1; }
+
+# Root runs commands directly; other users go through sudo (when there is one).
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else die "need root for: $* (run as root or install sudo)"; fi
+}
+
+apt_install() {
+    command -v apt-get >/dev/null || die "apt-get not found; install $* with your package manager and re-run"
+    if [ "$APT_UPDATED" = 0 ]; then
+        say "apt-get update"; as_root apt-get update -qq; APT_UPDATED=1
+    fi
+    say "apt-get install -y $*"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+setup_venv() {
+    command -v "$PY" >/dev/null || die "$PY not found; install Python >= 3.10 (apt-get install -y python3 python3-venv)"
+    "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+        || die "$PY is $("$PY" -V 2>&1); sppo-gym needs Python >= 3.10 (set PYTHON=python3.11 ...)"
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating $VENV with $("$PY" -V 2>&1)"
+        if ! "$PY" -m venv "$VENV" 2>/dev/null; then
+            rm -rf "$VENV"
+            apt_install python3-venv
+            "$PY" -m venv "$VENV"
+        fi
+    fi
+    if ! command -v nvidia-smi >/dev/null && ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+        say "no GPU: pip install $TORCH_SPEC (CPU)"
+        "$VENV/bin/pip" install -q --progress-bar off ${SPPO_GYM_TORCH_INDEX:+--extra-index-url "$SPPO_GYM_TORCH_INDEX"} "$TORCH_SPEC"
+    fi
+    # pip is fast when everything is installed already; the marker skips even that.
+    local stamp="$VENV/.sppo-gym-installed" want
+    want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "pip install -e '.[test]'"
+        "$VENV/bin/pip" install -q --progress-bar off -e '.[test]'
+        echo "$want" > "$stamp"
+    else
+        say "venv up to date ($VENV)"
+    fi
+}
+
+engine_up() { "$VENV/bin/python" -c 'import docker; docker.from_env().ping()' >/dev/null 2>&1; }
+image_present() { "$VENV/bin/python" -c 'import docker, sys; docker.from_env().images.get(sys.argv[1])' "$1" >/dev/null 2>&1; }
+
+run() {  # run (or, in dry-run mode, print) a Docker setup command
+    if [ "$DRY" = 1 ]; then say "dry-run: $*"; else "$@"; fi
+}
+
+start_dockerd() {
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+        say "systemctl start docker"
+        run as_root systemctl start docker
+    else
+        say "starting dockerd in the background (log: $DOCKERD_LOG)"
+        run as_root sh -c "nohup dockerd > '$DOCKERD_LOG' 2>&1 &"
+    fi
+}
+
+setup_docker() {
+    # Dry-run pretends no engine answers, to show the install/start path without touching one.
+    if [ "$DRY" != 1 ] && engine_up; then say "Docker engine reachable"; return; fi
+    if [ -n "${DOCKER_HOST:-}" ]; then
+        die "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine (Docker Desktop, or \`systemctl --user start docker\` for rootless) or unset DOCKER_HOST"
+    fi
+    if ! command -v dockerd >/dev/null; then
+        if [ "$DRY" = 1 ]; then say "dry-run: apt-get install -y docker.io"; else apt_install docker.io; fi
+        [ "$DRY" != 1 ] && engine_up && { say "Docker engine up (started by the package)"; return; }
+    fi
+    start_dockerd
+    [ "$DRY" = 1 ] && { say "dry-run: wait up to 60 s for the engine"; return; }
+    for _ in $(seq 60); do
+        engine_up && { say "Docker engine up"; return; }
+        sleep 1
+    done
+    tail -n 20 "$DOCKERD_LOG" >&2 || true
+    if [ "$(id -u)" -ne 0 ] && [ -S /var/run/docker.sock ]; then
+        die "dockerd runs but $(id -un) cannot use /var/run/docker.sock: \`sudo usermod -aG docker $(id -un)\`, log in again"
+    fi
+    die "Docker engine did not answer within 60 s (log: $DOCKERD_LOG)"
+}
+
+setup_image() {
+    # Without a registry the base is bootstrapped with mmdebstrap (Debian's mirror over http).
+    if ! image_present sppo-gym-base:bookworm && ! command -v mmdebstrap >/dev/null && command -v apt-get >/dev/null; then
+        apt_install mmdebstrap
+    fi
+    say "sppo-gym sandbox build --if-missing (the first build takes several minutes)"
+    "$VENV/bin/python" -m sppo_gym.sandbox.cli build --if-missing
+}
+
+setup_venv
+setup_docker
+[ "$DRY" = 1 ] && { say "dry-run: sppo-gym sandbox build"; exit 0; }
+setup_image
+say "ready: $VENV/bin/sppo-gym (activate with: source .venv/bin/activate)"
