@@ -113,3 +113,11 @@ def secret_probe(payload: dict, ctx: JobContext) -> dict:
     done = cand.communicate(timeout=5)
     out = done.stdout.decode()
     return {"leaked": "TOPSECRET" in out or "secret.txt" in out or "PATH=" in out, "stdout": out[-500:]}
+
+
+def sleep_whoami(payload: dict, ctx: JobContext) -> dict:
+    """Hold a container for a moment, then say which uid and which job server ran this job."""
+    time.sleep(float(payload.get("seconds", 0.5)))
+    with open("/proc/self/cgroup") as f:
+        container = f.read()  # names this container's cgroup: differs between containers
+    return {"uid": os.getuid(), "server": container}

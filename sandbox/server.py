@@ -32,7 +32,8 @@ from .protocol import HEADER, FrameReader, encode
 from .runtime import JobContext  # imported here so that forked jobs start with it loaded
 
 SCRATCH = "/scratch"
-UID_BASE = 100_000
+UID_BASE = 1 << 20
+UID_BLOCK = 1 << 16
 SETUP_FAILED = 70  # exit code of a judge process that failed before reaching its entry point
 
 
@@ -109,6 +110,7 @@ class Server:
         self.in_fd, self.out_fd, self.scratch = in_fd, out_fd, scratch
         self.reader = FrameReader()
         self.next_uid = uid_base
+        self.uid_end = uid_base + UID_BLOCK
         self.jobs: dict[Any, RunningJob] = {}
         self.entries: dict[str, Any] = {}
         self.closing = False
@@ -125,8 +127,12 @@ class Server:
             data = data[os.write(self.out_fd, data) :]
 
     def alloc_uid(self) -> int:
+        if self.next_uid >= self.uid_end:
+            raise RuntimeError("this job server's uid block is used up")
         uid = self.next_uid
         self.next_uid += 1
+        if self.uid_end - self.next_uid < 4096:
+            self.dirty = True  # ask the host to replace this container while uids remain
         return uid
 
     def resolve(self, entry: str) -> Any:
@@ -183,7 +189,11 @@ class Server:
         except Exception as e:
             self.reply({"id": job_id, "status": "sandbox_error", "detail": f"cannot import {msg['entry']}: {e!r}"})
             return
-        uid = self.alloc_uid()
+        try:
+            uid = self.alloc_uid()
+        except RuntimeError as e:
+            self.reply({"id": job_id, "status": "sandbox_error", "detail": str(e), "recycle": True})
+            return
         result_r, result_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -312,7 +322,11 @@ class Server:
                 self.flush_waits(job)
 
     def spawn(self, job: RunningJob, req: dict) -> None:
-        cid = self.alloc_uid()
+        try:
+            cid = self.alloc_uid()
+        except RuntimeError as e:
+            job.ctrl.sendall(encode({"op": "error", "detail": str(e)}))
+            return
         pipes = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr
         chan_cand, chan_judge = socket.socketpair()
         memory_mb = min(int(req.get("memory_mb") or job.limits["memory_mb"]), job.limits["memory_mb"])

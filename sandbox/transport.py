@@ -17,6 +17,7 @@ from typing import Protocol
 
 from .limits import ContainerLimits
 from .protocol import FrameReader, ProtocolError, encode
+from .uids import allocate_block
 
 LABEL = "sppo-gym.sandbox"
 OWNER_LABEL = "sppo-gym.owner"
@@ -90,7 +91,7 @@ class DockerTransport(_FramedStream):
             auto_remove=True,
             ipc_mode="private",
         )
-        command = ["python3", "-m", "sppo_gym.sandbox.server"]
+        command = ["python3", "-m", "sppo_gym.sandbox.server", "--uid-base", str(allocate_block())]
         if preload:
             command += ["--preload", ",".join(preload)]
         try:
@@ -159,7 +160,7 @@ class LocalTransport(_FramedStream):
     """The same job server as a local root subprocess: NO isolation, for debugging only."""
 
     name = "local"
-    _count = itertools.count(1)
+    _count = itertools.count(1)  # one scratch folder per local server
 
     def __init__(self, preload: list[str]) -> None:
         super().__init__()
@@ -168,7 +169,7 @@ class LocalTransport(_FramedStream):
         scratch = f"/tmp/sppo-gym-local-{os.getpid()}-{n}"
         os.makedirs(scratch, exist_ok=True)
         os.chmod(scratch, 0o1733)
-        uid_base = 200_000 + (os.getpid() % 1000) * 1_000_000 + n * 10_000
+        uid_base = allocate_block()
         cmd = [sys.executable, "-m", "sppo_gym.sandbox.server", "--scratch", scratch, "--uid-base", str(uid_base)]
         if preload:
             cmd += ["--preload", ",".join(preload)]

@@ -17,6 +17,8 @@ ST = "sppo_gym.sandbox.selftest"
 
 
 def run_py(pool, code: str, *, stdin: str = "", limits: Limits | None = None, **extra):
+    # A generous job wall time: these tests check statuses, and a loaded CI machine is slow.
+    limits = limits or Limits(wall_s=60)
     res = pool.run(Job(f"{ST}:run_python", {"code": code, "stdin": stdin, **extra}, limits))
     assert res.status == "ok", (res.status, res.detail, res.stderr)
     return res.value
@@ -148,9 +150,9 @@ def test_no_contamination_between_jobs(sandbox_pool):
         "if pid == 0:\n    os.setsid()\n    os.closerange(0, 3)\n    import time\n    time.sleep(600)\n"
         "print(os.getuid(), 'planted')\n"
     )
-    planted = run_py(sandbox_pool, poison)["stdout"]
-    assert "planted" in planted
-    planter_uid = int(planted.split()[0])
+    out = run_py(sandbox_pool, poison)
+    assert "planted" in out["stdout"], out
+    planter_uid = int(out["stdout"].split()[0])
     # Every container of the pool must look fresh to the next jobs.
     check = (
         "import os\n"
@@ -243,3 +245,13 @@ def test_reaper_removes_containers_of_a_killed_host_process(sandbox_pool):
         time.sleep(0.5)
     assert client.containers.list(all=True, filters=owner_filter) == []
     assert_healthy(sandbox_pool)
+
+
+def test_containers_use_disjoint_uid_blocks(sandbox_pool):
+    """RLIMIT_NPROC is counted per host uid across containers: blocks must never overlap."""
+    from sppo_gym.sandbox.uids import BLOCK
+
+    results = sandbox_pool.run_batch([Job(f"{ST}:sleep_whoami", {"seconds": 0.5}) for _ in range(sandbox_pool.size)])
+    blocks = {r.value["uid"] // BLOCK for r in results}
+    servers = {r.value["server"] for r in results}
+    assert len(blocks) == len(servers) >= 2
