@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -207,7 +208,7 @@ def ensure_base(client: docker.DockerClient, *, quiet: bool = False) -> str:
         client.images.pull(PULL_BASE).tag(repo, tag)
         return BASE_IMAGE
     except docker.errors.APIError as e:
-        _say(f"no registry ({str(e).splitlines()[0][:120]}); bootstrapping the base offline", quiet)
+        _say(f"no registry ({str(e.explanation or e).splitlines()[0][:160]}); bootstrapping the base offline", quiet)
     if shutil.which("mmdebstrap") is None:
         raise RuntimeError(
             f"no registry is reachable and `mmdebstrap` is not installed, so the {DEBIAN_SUITE} base "
@@ -276,8 +277,11 @@ def build_image(client: docker.DockerClient | None = None, *, quiet: bool = Fals
         files = snapshot()
         digest = inputs_digest(files)
         tag = tag_for(digest)
-        ensure_base(client, quiet=quiet)
-        wheels = download_wheels(_engine_arch(client), quiet=quiet)
+        # Both are network-bound and independent: the base bootstrap and the wheel download overlap.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            wheels_future = pool.submit(download_wheels, _engine_arch(client), quiet=quiet)
+            ensure_base(client, quiet=quiet)
+            wheels = wheels_future.result()
         with tempfile.TemporaryDirectory(prefix="sppo-ctx-") as tmp:
             assemble_context(Path(tmp), files, wheels)
             _say(f"docker build -> {tag}", quiet)

@@ -2,10 +2,13 @@
 # Idempotent setup of sppo-gym on a Debian/Ubuntu machine with Python >= 3.10:
 #   .venv (CPU torch where there is no GPU) + `pip install -e '.[test]'`, a Docker engine,
 #   and the sandbox image. Every step is skipped when already done; re-running is cheap.
+# The image build (network-bound, minutes on a fresh machine) runs in the background while the
+# heavy Python packages install.
 # Environment knobs:
 #   DOCKER_HOST            use this existing engine (Docker Desktop, rootless); never installs Docker.
 #   SPPO_GYM_TORCH_INDEX   extra pip index for torch, e.g. https://download.pytorch.org/whl/cpu
-#   SPPO_GYM_SETUP_DRY_RUN=1  set up the venv, then only print the Docker install/start/build steps.
+#   SPPO_GYM_SETUP_DRY_RUN=1  set up the venv, then only print the Docker install/start/build steps
+#                          (as if no engine answered).
 #   PYTHON                 interpreter for the venv (default: python3).
 set -euo pipefail
 
@@ -17,6 +20,7 @@ TORCH_SPEC="torch==2.13.0"
 DRY=${SPPO_GYM_SETUP_DRY_RUN:-0}
 DOCKERD_LOG=/var/log/sppo-gym-dockerd.log
 [ "$(id -u)" -eq 0 ] || DOCKERD_LOG=/tmp/sppo-gym-dockerd.log
+BUILD_LOG="$VENV/sandbox-build.log"
 APT_UPDATED=0
 
 say() { echo "[setup] $*" >&2; }
@@ -38,7 +42,10 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-setup_venv() {
+pip_q() { "$VENV/bin/pip" install -q --progress-bar off --disable-pip-version-check "$@"; }
+
+# --- Python -------------------------------------------------------------------------------
+venv_core() {  # the venv plus what the sandbox commands need (docker SDK, typer, the package)
     command -v "$PY" >/dev/null || die "$PY not found; install Python >= 3.10 (apt-get install -y python3 python3-venv)"
     "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
         || die "$PY is $("$PY" -V 2>&1); sppo-gym needs Python >= 3.10 (set PYTHON=python3.11 ...)"
@@ -50,28 +57,33 @@ setup_venv() {
             "$PY" -m venv "$VENV"
         fi
     fi
+    if ! "$VENV/bin/python" -c 'import docker, typer, sppo_gym.sandbox.image' 2>/dev/null; then
+        say "pip install docker typer; pip install -e . --no-deps (enough for the sandbox commands)"
+        pip_q 'docker>=7.0' 'typer>=0.12'
+        pip_q --no-deps -e .
+    fi
+}
+
+venv_full() {  # torch (CPU wheel where there is no GPU) and every dependency incl. test tools
     if ! command -v nvidia-smi >/dev/null && ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
         say "no GPU: pip install $TORCH_SPEC (CPU)"
-        "$VENV/bin/pip" install -q --progress-bar off ${SPPO_GYM_TORCH_INDEX:+--extra-index-url "$SPPO_GYM_TORCH_INDEX"} "$TORCH_SPEC"
+        pip_q ${SPPO_GYM_TORCH_INDEX:+--extra-index-url "$SPPO_GYM_TORCH_INDEX"} "$TORCH_SPEC"
     fi
-    # pip is fast when everything is installed already; the marker skips even that.
     local stamp="$VENV/.sppo-gym-installed" want
-    want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+    want=$(sha256sum pyproject.toml | cut -c1-16)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         say "pip install -e '.[test]'"
-        "$VENV/bin/pip" install -q --progress-bar off -e '.[test]'
+        pip_q -e '.[test]'
         echo "$want" > "$stamp"
     else
-        say "venv up to date ($VENV)"
+        say "Python packages up to date ($VENV)"
     fi
 }
 
+# --- Docker -------------------------------------------------------------------------------
 engine_up() { "$VENV/bin/python" -c 'import docker; docker.from_env().ping()' >/dev/null 2>&1; }
 image_present() { "$VENV/bin/python" -c 'import docker, sys; docker.from_env().images.get(sys.argv[1])' "$1" >/dev/null 2>&1; }
-
-run() {  # run (or, in dry-run mode, print) a Docker setup command
-    if [ "$DRY" = 1 ]; then say "dry-run: $*"; else "$@"; fi
-}
+run() { if [ "$DRY" = 1 ]; then say "dry-run: $*"; else "$@"; fi; }
 
 start_dockerd() {
     if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
@@ -84,19 +96,18 @@ start_dockerd() {
 }
 
 setup_docker() {
-    # Dry-run pretends no engine answers, to show the install/start path without touching one.
     if [ "$DRY" != 1 ] && engine_up; then say "Docker engine reachable"; return; fi
     if [ -n "${DOCKER_HOST:-}" ]; then
         die "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine (Docker Desktop, or \`systemctl --user start docker\` for rootless) or unset DOCKER_HOST"
     fi
     if ! command -v dockerd >/dev/null; then
         if [ "$DRY" = 1 ]; then say "dry-run: apt-get install -y docker.io"; else apt_install docker.io; fi
-        [ "$DRY" != 1 ] && engine_up && { say "Docker engine up (started by the package)"; return; }
+        if [ "$DRY" != 1 ] && engine_up; then say "Docker engine up (started by the package)"; return; fi
     fi
     start_dockerd
-    [ "$DRY" = 1 ] && { say "dry-run: wait up to 60 s for the engine"; return; }
+    if [ "$DRY" = 1 ]; then say "dry-run: wait up to 60 s for the engine"; return; fi
     for _ in $(seq 60); do
-        engine_up && { say "Docker engine up"; return; }
+        if engine_up; then say "Docker engine up"; return; fi
         sleep 1
     done
     tail -n 20 "$DOCKERD_LOG" >&2 || true
@@ -106,17 +117,31 @@ setup_docker() {
     die "Docker engine did not answer within 60 s (log: $DOCKERD_LOG)"
 }
 
-setup_image() {
+start_image_build() {  # sets BUILD_PID; `sppo-gym sandbox build --if-missing` in the background
     # Without a registry the base is bootstrapped with mmdebstrap (Debian's mirror over http).
     if ! image_present sppo-gym-base:bookworm && ! command -v mmdebstrap >/dev/null && command -v apt-get >/dev/null; then
         apt_install mmdebstrap
     fi
-    say "sppo-gym sandbox build --if-missing (the first build takes several minutes)"
-    "$VENV/bin/python" -m sppo_gym.sandbox.cli build --if-missing
+    say "sppo-gym sandbox build --if-missing, in the background (log: $BUILD_LOG)"
+    "$VENV/bin/python" -m sppo_gym.sandbox.cli build --if-missing > "$BUILD_LOG" 2>&1 &
+    BUILD_PID=$!
 }
 
-setup_venv
+wait_image_build() {
+    if wait "$BUILD_PID"; then
+        say "sandbox image ready: $(tail -n 1 "$BUILD_LOG")"
+    else
+        tail -n 40 "$BUILD_LOG" >&2
+        die "sandbox image build failed (full log: $BUILD_LOG)"
+    fi
+}
+
+venv_core
 setup_docker
-[ "$DRY" = 1 ] && { say "dry-run: sppo-gym sandbox build"; exit 0; }
-setup_image
+if [ "$DRY" = 1 ]; then say "dry-run: sppo-gym sandbox build --if-missing"; venv_full; exit 0; fi
+start_image_build
+trap 'kill "$BUILD_PID" 2>/dev/null || true' EXIT  # a failed pip install stops the build too
+venv_full
+wait_image_build
+trap - EXIT
 say "ready: $VENV/bin/sppo-gym (activate with: source .venv/bin/activate)"
