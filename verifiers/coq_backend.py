@@ -135,7 +135,8 @@ class SpawnRunner:
         try:
             done = cand.communicate(timeout=max(0.1, timeout))
             limit = done.limit
-            if limit is None and done.returncode != 0 and any(m in done.stderr.lower() for m in _OOM_MARKERS):
+            said = (done.stderr + done.stdout[-4096:]).lower()
+            if limit is None and done.returncode != 0 and any(m in said for m in _OOM_MARKERS):
                 limit = "memory"
             got: dict[str, bytes] = {}
             if limit is None:

@@ -1,0 +1,118 @@
+"""The Coq verifier end to end through the Docker sandbox: honest proofs in every accepted shape
+pass; our own cheats fail with the right verdict; the pool stays healthy after limit hits.
+
+All cases run as two concurrent batches (one per verifier configuration) in a module fixture, so
+the Coq processes overlap on the warm pool instead of running one after another.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sppo_gym.verifiers import get_verifier
+
+pytestmark = pytest.mark.docker
+
+ADD = {"name": "add_0_r", "statement": "forall n : nat, n + 0 = n"}
+LEM = {"name": "lem", "statement": "forall P : Prop, P \\/ ~ P"}
+LEM_OK = {**LEM, "allowed_axioms": ["Coq.Logic.Classical_Prop.classic"]}
+BOOL = {"name": "all_true", "statement": "forall b : bool, b = true"}
+DOUBLE = {"name": "double_id", "statement": "forall n : nat, n + n = n"}
+PRE = {"name": "double_plus", "statement": "forall n : nat, double n = n + n",
+       "preamble": "Fixpoint double (n : nat) : nat := match n with 0 => 0 | S k => S (S (double k)) end."}
+PRE_AXIOM = {"name": "use_pre", "statement": "forall n : nat, f n = n",
+             "preamble": "Parameter f : nat -> nat.\nAxiom f_id : forall n, f n = n."}
+CLASSIC = "Require Import Classical.\nTheorem lem : forall P : Prop, P \\/ ~ P.\nexact classic. Qed."
+INDUCTION = "intros n. induction n as [|n IH]; simpl; [reflexivity | rewrite IH; reflexivity]."
+
+# (id, response, problem, expected verdict)
+CASES = [
+    ("script", INDUCTION, ADD, "proved"),
+    ("wrapped", "```coq\nProof.\n  induction n; simpl; auto.\nQed.\n```", ADD, "proved"),
+    ("prose_and_blocks", "First try:\n```coq\nauto.\n```\nFixed:\n```coq\nintros n. induction n; simpl; congruence.\n```\nDone.",
+     ADD, "proved"),
+    ("defined", "Proof. induction n; simpl; auto. Defined.", ADD, "proved"),
+    ("source_with_helper", "Lemma helper : forall n, n = n + 0.\nProof. induction n; simpl; auto. Qed.\n"
+     "Theorem add_0_r : forall n : nat, n + 0 = n.\nProof. intros n. symmetry. apply helper. Qed.", ADD, "proved"),
+    ("source_binders_lia", "Require Import Lia.\nTheorem add_0_r (n : nat) : n + 0 = n.\nProof. lia. Qed.", ADD, "proved"),
+    ("preamble_definition", "induction n as [|n IH]; simpl; [reflexivity | rewrite IH, <- plus_n_Sm; reflexivity].",
+     PRE, "proved"),
+    ("preamble_axiom", "exact f_id.", PRE_AXIOM, "proved"),
+    ("classical_allowed", CLASSIC, LEM_OK, "proved"),
+    # cheats
+    ("admitted", "intros n.\nAdmitted.", ADD, "rejected_command"),
+    ("admit", "intros n. induction n. reflexivity. admit.", ADD, "rejected_command"),
+    ("axiom", "Axiom cheat : forall P : Prop, P.\nTheorem add_0_r : forall n : nat, n + 0 = n.\nexact (cheat _). Qed.",
+     ADD, "rejected_command"),
+    ("parameter", "Parameter cheat : forall n : nat, n + 0 = n.\nTheorem add_0_r : forall n : nat, n + 0 = n.\n"
+     "exact cheat. Qed.", ADD, "rejected_command"),
+    ("hypothesis", "Section S. Hypothesis h : forall n : nat, n + 0 = n.\nTheorem add_0_r : forall n : nat, n + 0 = n.\n"
+     "exact h. Qed. End S.", ADD, "rejected_command"),
+    ("top_level_variable", "Variable cheat : forall n : nat, n + 0 = n.\nTheorem add_0_r : forall n : nat, n + 0 = n.\n"
+     "exact cheat. Qed.", ADD, "rejected_command"),
+    ("weakened", "Theorem add_0_r : forall n : nat, 0 + n = n.\nProof. reflexivity. Qed.", ADD, "statement_mismatch"),
+    ("renamed", "Theorem my_add_0_r : forall n : nat, n + 0 = n.\nProof. induction n; simpl; auto. Qed.", ADD,
+     "compile_error"),
+    ("shadowed_in_module", "Module M.\nTheorem add_0_r : True.\nProof. exact I. Qed.\nEnd M.\nImport M.", ADD,
+     "statement_mismatch"),
+    ("redefined_type", "Inductive bool := true.\nTheorem all_true : forall b : bool, b = true.\n"
+     "destruct b; reflexivity. Qed.", BOOL, "statement_mismatch"),
+    ("hijacked_notation", 'Notation "x + y" := (Nat.max x y).\nTheorem double_id : forall n : nat, n + n = n.\n'
+     "induction n; simpl; congruence. Qed.", DOUBLE, "statement_mismatch"),
+    ("redefined_preamble", "Definition double (n : nat) := n.\nTheorem double_plus : forall n : nat, double n = n.\n"
+     "reflexivity. Qed.", {**PRE, "statement": "forall n : nat, double n = n"}, "statement_mismatch"),
+    ("classical_not_allowed", CLASSIC, LEM, "uses_axioms"),
+    ("abort_restate", "Abort.\nTheorem add_0_r : True. exact I. Qed.", ADD, "rejected_command"),
+    ("guard_flag", "Unset Guard Checking.\nFixpoint loop (n : nat) : False := loop n.\n"
+     "Theorem add_0_r : forall n : nat, n + 0 = n. destruct (loop 0). Qed.", ADD, "rejected_command"),
+    ("bypass_attribute", "#[bypass_check(guard)] Fixpoint loop (n : nat) : False := loop n.\n"
+     "Theorem add_0_r : forall n : nat, n + 0 = n. destruct (loop 0). Qed.", ADD, "rejected_command"),
+    ("redirect", 'Redirect "x" Print nat.\n' + INDUCTION, ADD, "rejected_command"),
+    ("declare_ml", 'Declare ML Module "coq-core.plugins.ltac".\n' + INDUCTION, ADD, "rejected_command"),
+    ("load", 'Load "/etc/passwd".', ADD, "rejected_command"),
+    ("garbage_text", "lorem ipsum dolor sit amet", ADD, "compile_error"),
+    ("garbage_binary", "\x00\x01\x02\xff binary \x7f", ADD, "compile_error"),
+    ("empty", "", ADD, "compile_error"),
+    ("empty_block", "```coq\n```", ADD, "compile_error"),
+    ("unterminated_comment", "(* intros. auto.", ADD, "compile_error"),
+    ("output_flood", 'do 20000 idtac "flood flood flood flood flood flood".\n' + INDUCTION, ADD, "output_limit"),
+    ("memory_bomb", "Require Import List.\nEval vm_compute in (length (repeat 0 200000000)).\n" + INDUCTION, ADD,
+     "memory"),
+    ("after_limits", INDUCTION, ADD, "proved"),
+]
+
+# run with a short compile budget so that the test stays quick
+LIMIT_CASES = [
+    ("nonterminating_tactic", "Ltac loop := idtac; loop.\nloop.", ADD, "timeout"),
+    ("after_timeout", INDUCTION, ADD, "proved"),
+]
+
+
+@pytest.fixture(scope="module")
+def results(sandbox_pool):
+    # generous budgets: a loaded CI machine must not turn honest proofs into timeouts
+    normal = get_verifier("coq", compile_timeout_s=60.0, check_timeout_s=60.0).verify_batch(
+        [(r, p) for _, r, p, _ in CASES])
+    limited = get_verifier("coq", compile_timeout_s=8.0).verify_batch([(r, p) for _, r, p, _ in LIMIT_CASES])
+    return dict(zip([c[0] for c in CASES + LIMIT_CASES], normal + limited, strict=True))
+
+
+@pytest.mark.parametrize(("case", "expected"), [(c[0], c[3]) for c in CASES + LIMIT_CASES])
+def test_verdict(results, case, expected):
+    score = results[case]
+    assert score.verdict == expected, (score.verdict, score.detail)
+    assert score.passed == (expected == "proved")
+    assert score.reward == (1.0 if expected == "proved" else 0.0)
+
+
+def test_rejections_name_the_command(results):
+    assert "Admitted" in results["admitted"].detail
+    assert "Axiom" in results["axiom"].detail
+    assert "Guard Checking" in results["guard_flag"].detail
+    assert "Declare ML" in results["declare_ml"].detail
+    assert "classic" in results["classical_not_allowed"].detail
+
+
+def test_every_proof_really_ran_coqchk(results):
+    for case, _, _, expected in CASES:
+        if expected == "proved":
+            assert "coqchk" in results[case].extra["steps"], case
