@@ -35,9 +35,12 @@ LATEX_SPAN_RE = re.compile(
 _NUM = r"\d+(?::\d+)+|\d+(?:,\d{3})*(?:\.\d+)?|\.\d+"
 _WORD = r"(?:sqrt|pi|exp|ln|log|sin|cos|tan|i|e)(?![A-Za-z])"
 _SYM = r"[-+*/^×÷·=()%−π√∞]"
+_VAR = r"(?:(?<=[*/^+\-(])|(?<=[*/^+\-(] ))[b-hj-zB-HJ-Z](?![A-Za-z])"  # a variable right after an operator
 _TOKEN = rf"(?:{_NUM}|{_WORD}|{_SYM})"
-PLAIN_SPAN_RE = re.compile(rf"(?<![A-Za-z_\d]){_TOKEN}(?:[ \t]*{_TOKEN})*")
-HEDGE_GAP_RE = re.compile(r"^\s*(?:,\s*)?(?:or|and/or)\s*$|^\s*,\s*$", re.IGNORECASE)
+PLAIN_SPAN_RE = re.compile(rf"(?<![A-Za-z_\d]){_TOKEN}(?:[ \t]*(?:{_TOKEN}|{_VAR}))*")
+HEDGE_GAP_RE = re.compile(r"^\s*(?:,\s*)?(?:or|and|and/or)\s*(?:[a-z]\s*)?$|^\s*,\s*(?:[a-z]\s*)?$",
+                          re.IGNORECASE)
+BOLD_RE = re.compile(r"(?<![\w)])\*\*|\*\*(?![\w(])|(?<!\w)__|__(?!\w)")
 MAX_SCAN_CHARS = 20_000
 
 
@@ -77,19 +80,24 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+def strip_bold(text: str) -> str:
+    """Remove markdown bold markers but keep ``**`` used as a power (``2**3``, ``e**2``)."""
+    return BOLD_RE.sub("", text)
+
+
 def _clean_statement(ans: str) -> str:
-    ans = ans.replace("**", "").replace("__", "").strip()
+    ans = strip_bold(ans).strip()
     if not ans.startswith(("$", "\\(", "\\[")):
         stop = STATEMENT_STOP_RE.search(ans)
         if stop:
             ans = ans[: stop.start()]
-    ans = re.sub(r"(?<=[^\d\s])\.\s.*$", "", ans)  # cut a following sentence
+    ans = re.sub(r"\.\s.*$", "", ans)  # cut a following sentence (a decimal point has no space after it)
     return ans.strip().rstrip(".;!").strip()
 
 
 def final_statement(text: str) -> str | None:
     """The answer of the last final-answer statement (bold markers removed)."""
-    plain = text.replace("**", "").replace("__", "")
+    plain = strip_bold(text)
     best: tuple[int, str] | None = None
     for rx in (STATEMENT_RE, GSM8K_RE):
         for m in rx.finditer(plain):
@@ -108,7 +116,7 @@ def _candidates(text: str) -> list[tuple[int, int, str]]:
         if re.search(r"[\d\\a-zA-Z]", body):
             spans.append((m.start(), m.end(), body.strip()))
     for m in PLAIN_SPAN_RE.finditer(text):
-        body = m.group(0).strip().rstrip("=+-*/^×÷·−(").strip()
+        body = m.group(0).strip().rstrip("=+-*/^×÷·−(").lstrip("=+*/^×÷·").strip()
         if re.search(r"\d|π|pi", body) and body.count("(") == body.count(")"):
             spans.append((m.start(), m.end(), body))
         elif re.search(r"\d|π|pi", body):

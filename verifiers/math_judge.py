@@ -4,6 +4,7 @@ in-process tests; ``judge`` is the sandbox entry point."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .math_equiv import StepTimeout, compare
@@ -22,7 +23,7 @@ def _parse_pred(text: str, source: str, gold: Parsed) -> Parsed:
     try:
         return parse_like(text, gold)
     except ParseError:
-        if source != "statement":
+        if source != "statement" or re.search(r"[\'\"_`]", text):  # prose only, not code
             raise
         inner = last_expression(text)
         if not inner:

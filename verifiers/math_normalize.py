@@ -26,7 +26,7 @@ _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname
 _CURRENCY = re.compile(r"\\\$|(?<![\w\\])\$(?=\s*\d)|[€£¥₹]|\b(?:USD|Rs\.?)\s*")
 _UNIT = re.compile(
     r"^(?P<val>.*?[\d})π])\s*(?:\\,|\s)+(?P<unit>(?:[a-zA-Z]{2,}\.?|[mgslhkK])(?:\^\{?\d\}?)?"
-    r"(?:\s+(?:per\s+)?[a-zA-Z]{2,}\.?){0,2})$"
+    r"(?:/[a-zA-Z]+)?(?:\s+(?:per\s+)?[a-zA-Z]{2,}\.?){0,2})$"
 )
 MATH_WORDS = {
     "sqrt", "pi", "exp", "ln", "log", "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sympy
+from latex2sympy2_extended import latex2sympy2 as _l2s
 from latex2sympy2_extended.latex2sympy2 import latex2sympy
 from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
 
@@ -29,9 +30,27 @@ _LATEX_FIX = NormalizationConfig(basic_latex=True, units=False, malformed_operat
 _OR_SPLIT = re.compile(r"\s+or\s+|\\lor|\\vee|\s+and\s+(?=[^,]*$)", re.IGNORECASE)
 _CHOICE = re.compile(r"^\(?([A-E])\)?$|^\(([a-e])\)$")
 _CHOICE_PRED = re.compile(r"^(?:option\s+|choice\s+)?\(?([A-Ea-e])\)?(?:$|[.:)]|\s)", re.IGNORECASE)
+_SHORT_WORDS = {"no", "ok", "up", "on", "in", "at"}
 _RATIO = re.compile(r"^\d+(?:\s*:\s*\d+)+$")
 _DECIMAL = re.compile(r"^[-+]?\d*\.(\d+)$")
 _MIXED = re.compile(r"^(-?)(\d+)\s+(\d+)\s*/\s*(\d+)$")
+
+
+def safe_number(text: str) -> sympy.Number:
+    """A number token -> sympy Number without ``sympify`` (which would ``eval`` the token)."""
+    t = text.replace(",", "").strip()
+    if re.fullmatch(r"\d+", t):
+        return sympy.Integer(int(t))
+    if re.fullmatch(r"\d*\.\d+|\d+\.\d*", t):
+        return sympy.Float(t, max(15, len(t)))
+    raise ParseError(f"not a number token: {t[:40]!r}")
+
+
+# latex2sympy2_extended builds numbers with ``sympy.Number(str)``, i.e. sympify -> parse_expr ->
+# eval of the token. Tokens are digits only, but we keep "no eval of model text anywhere"
+# literally: both of its number constructors are replaced by ``safe_number``.
+_l2s.Number = safe_number
+_l2s._Latex2Sympy.parse_number = lambda self, text: safe_number(text.lstrip("0") or "0")
 
 
 class ParseError(ValueError):
@@ -104,7 +123,7 @@ def _is_text(s: str) -> bool:
     if not re.fullmatch(r"[A-Za-z][A-Za-z\s\-']*", s):
         return False
     words = re.findall(r"[A-Za-z]+", s)
-    return any(len(w) >= 2 and w.lower() not in MATH_WORDS for w in words)
+    return s.lower() in _SHORT_WORDS or any(len(w) >= 3 and w.lower() not in MATH_WORDS for w in words)
 
 
 def parse_math(text: str) -> Parsed:
