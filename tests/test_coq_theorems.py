@@ -60,7 +60,7 @@ def _spread(n: int) -> list[dict]:
     by_key: dict[tuple, list[dict]] = {}
     for r in ROWS:
         by_key.setdefault((r["family"], r["difficulty"]), []).append(r)
-    keys = sorted(by_key)
+    keys = sorted(by_key, key=lambda k: (k[1], k[0]))  # every family at each level, easiest first
     return [by_key[k][(i * 7) % len(by_key[k])] for i, k in enumerate(keys)][:n]
 
 
