@@ -73,7 +73,8 @@ def setup(cfg: TrainConfig) -> Run:
     if cfg.lora_r > 0:
         policy = apply_lora(policy, cfg.lora_r, cfg.lora_alpha)
     if cfg.gradient_checkpointing:
-        policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable = getattr(policy, "activation_checkpointing_enable", None) or policy.gradient_checkpointing_enable
+        enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     params = [p for p in policy.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     critic_opt = None
