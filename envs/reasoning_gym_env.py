@@ -31,9 +31,11 @@ True
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import difflib
 import functools
+import pickle
 from typing import Any
 
 import numpy as np
@@ -93,8 +95,11 @@ class TaskItems:
 
         seed = int(rng.integers(_RG_SEED_RANGE))
         entry = reasoning_gym.create_dataset(self.task, **self.config, seed=seed, size=1)[0]
+        # The exact entry travels to the scorer: rebuilding it there is not always reproducible
+        # (polynomial_multiplication depends on PYTHONHASHSEED).
+        blob = base64.b64encode(pickle.dumps(entry, protocol=4)).decode()
         return {"question": entry["question"], "answer": entry["answer"],
-                "task": self.task, "config": dict(self.config), "seed": seed}
+                "task": self.task, "config": dict(self.config), "seed": seed, "entry": blob}
 
     def __repr__(self) -> str:  # part of the dataset fingerprint: must be stable
         from importlib.metadata import version
@@ -105,7 +110,7 @@ class TaskItems:
 class ReasoningGymEnv(SingleStepEnv):
     """A reasoning-gym task as a single-step env (see the module docstring for the card)."""
 
-    required_fields = ("question", "answer", "task", "config", "seed")
+    required_fields = ("question", "answer", "task", "config", "seed", "entry")
 
     def __init__(self, task: str = "basic_arithmetic", *, partial_credit: bool = True, split: str = "train",
                  dataset_seed: int = 0, size: int | None = None, timeout_s: float | None = None,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import pickle
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -38,6 +41,9 @@ def test_items_are_hashed_not_seed_plus_index():
     gen = TaskItems("basic_arithmetic", {})
     seeds = {gen(np.random.default_rng(i))["seed"] for i in range(50)}
     assert len(seeds) == 50  # every item its own reasoning-gym seed
+    item = gen(np.random.default_rng(0))
+    entry = pickle.loads(base64.b64decode(item["entry"]))  # the exact entry goes to the scorer
+    assert (entry["question"], entry["answer"]) == (item["question"], item["answer"])
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [

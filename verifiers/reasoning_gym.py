@@ -1,7 +1,8 @@
-"""Host half of the reasoning-gym verifier: the problem names (task, config, seed), not the entry.
+"""Host half of the reasoning-gym verifier: sends (task, config, seed) and the pickled entry.
 
-The judge (``reasoning_gym_judge``) rebuilds the entry inside the sandbox and scores the
-``<answer>`` span with the task's own ``score_answer``. Some scorers give partial credit
+The judge (``reasoning_gym_judge``) scores the ``<answer>`` span with the task's own
+``score_answer`` on the exact entry the prompt was made from (``problem["entry"]``, pickled on the
+host by trusted code; without it the entry is rebuilt from the seed). Some scorers give partial credit
 (e.g. the base class's substring ratio); with ``partial_credit=False`` any reward below 1 counts
 as 0 (verdict ``wrong``), which an RL policy cannot farm by hedging.
 """
@@ -24,7 +25,8 @@ class ReasoningGymVerifier(Verifier):
         self.partial_credit = partial_credit
 
     def payload(self, response: str, problem: dict) -> dict:
-        return {"response": response, "task": problem["task"], "config": problem["config"], "seed": problem["seed"]}
+        return {"response": response, "task": problem["task"], "config": problem["config"], "seed": problem["seed"],
+                "entry": problem.get("entry")}
 
     def finish(self, score: Score, problem: dict) -> Score:
         if not self.partial_credit and score.verdict == "partial":

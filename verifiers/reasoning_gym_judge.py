@@ -2,15 +2,18 @@
 
 The judge extracts the answer from ``<answer>...</answer>`` (reasoning-gym's own convention and
 its ``extract_answer``: the last tagged span, stripped) and hands it to a *candidate* process
-that rebuilds the dataset entry from (task, config, seed) and calls the task's own
-``score_answer``. Scorers run in a candidate, not in the judge, because several of them
+that builds the task's dataset from (task, config, seed) and calls its own ``score_answer`` on
+the entry the host pickled (made by trusted code on the host, never by the model; rebuilding it
+here is not always reproducible: some generators depend on ``PYTHONHASHSEED``). Scorers run in a candidate, not in the judge, because several of them
 ``eval``/``sympify`` the answer text (countdown, puzzle24, integration, ...): that is model text.
 The candidate's reply is only a claim; the judge checks it is a float in [0, 1].
 """
 
 from __future__ import annotations
 
+import base64
 import math
+import pickle
 from typing import Any
 
 import reasoning_gym  # imported at module level so the pool's job server preloads it
@@ -26,9 +29,13 @@ def rebuild(task: str, config: dict, seed: int) -> tuple[Any, dict]:
 
 
 def score_candidate(args: dict, channel: Any) -> None:
-    """Candidate process: rebuild the entry and score the extracted answer with its own scorer."""
+    """Candidate process: score the extracted answer on the host's entry with the task's scorer."""
     try:
-        ds, entry = rebuild(args["task"], args["config"], args["seed"])
+        if args.get("entry"):
+            ds = reasoning_gym.create_dataset(args["task"], **args["config"], seed=args["seed"], size=1)
+            entry = pickle.loads(base64.b64decode(args["entry"]))  # made on the host: trusted data
+        else:
+            ds, entry = rebuild(args["task"], args["config"], args["seed"])
         reward = ds.score_answer(args["answer"], entry)
         channel.send({"reward": float(reward)})
     except BaseException as e:  # report, don't crash: the judge maps this to judge_error
@@ -42,6 +49,7 @@ def judge(payload: dict, ctx: Any) -> dict:
     shown = answer if len(answer) <= 80 else answer[:77] + "..."
     cand = ctx.spawn(target=CANDIDATE_TARGET, args={
         "task": payload["task"], "config": payload["config"], "seed": payload["seed"], "answer": answer,
+        "entry": payload.get("entry"),
     })
     try:
         reply = cand.recv(timeout=max(0.0, ctx.time_left() - 0.2))
