@@ -90,9 +90,9 @@ LIMIT_CASES = [
 @pytest.fixture(scope="module")
 def results(sandbox_pool):
     # generous budgets: a loaded CI machine must not turn honest proofs into timeouts
-    normal = get_verifier("coq", compile_timeout_s=60.0, check_timeout_s=60.0).verify_batch(
+    normal = get_verifier("coq", compile_timeout_s=120.0, check_timeout_s=120.0).verify_batch(
         [(r, p) for _, r, p, _ in CASES])
-    limited = get_verifier("coq", compile_timeout_s=8.0).verify_batch([(r, p) for _, r, p, _ in LIMIT_CASES])
+    limited = get_verifier("coq", compile_timeout_s=8.0, check_timeout_s=120.0).verify_batch([(r, p) for _, r, p, _ in LIMIT_CASES])
     return dict(zip([c[0] for c in CASES + LIMIT_CASES], normal + limited, strict=True))
 
 
