@@ -16,7 +16,9 @@ from sppo_gym.sandbox import Limits
 
 from .base import Verifier
 
-DEFAULT_WALL_S = 10.0
+DEFAULT_WALL_S = 20.0
+"""Job wall time: the comparison itself is bounded to a few CPU seconds (``math_equiv``); the
+rest is headroom for a loaded machine."""
 
 
 def gold_answer(problem: dict) -> str:

@@ -31,9 +31,10 @@ import sympy
 from .math_parse import MAX_NODES, Parsed, count_nodes, size_bound
 
 STEP_SECONDS = 2.0
-"""Budget of one symbolic step (simplify, solve); on expiry the step counts as inconclusive."""
+"""CPU budget of one symbolic step (simplify, solve); on expiry the step counts as inconclusive.
+CPU time, not wall time, so that a verdict does not depend on how busy the machine is."""
 TOTAL_SECONDS = 5.0
-"""Budget of one whole comparison; steps started after it are cut short at once."""
+"""CPU budget of one whole comparison; steps started after it are cut short at once."""
 _deadline = [float("inf")]
 
 
@@ -43,8 +44,8 @@ class StepTimeout(Exception):
 
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt pure-Python sympy work after ``seconds`` (main thread only; else unbounded here,
-    and the sandbox's wall limit is the bound)."""
+    """Interrupt pure-Python sympy work after ``seconds`` of process CPU time (main thread only;
+    elsewhere unbounded here, and the sandbox's wall limit is the bound)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -52,21 +53,21 @@ def time_limit(seconds: float) -> Iterator[None]:
     def _raise(_sig: int, _frame: Any) -> None:
         raise StepTimeout()
 
-    seconds = min(seconds, _deadline[0] - time.monotonic())
+    seconds = min(seconds, _deadline[0] - time.process_time())
     if seconds <= 0:
         raise StepTimeout()
-    old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    old = signal.signal(signal.SIGPROF, _raise)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
 
 
 def compare(gold: Parsed, pred: Parsed) -> tuple[str, str]:
     """Return ``(verdict, detail)`` with verdict in {correct, wrong, hedged}; bounded in time."""
-    _deadline[0] = time.monotonic() + TOTAL_SECONDS
+    _deadline[0] = time.process_time() + TOTAL_SECONDS
     try:
         return _compare(gold, pred)
     finally:

@@ -60,3 +60,22 @@ def judge(payload: dict, ctx: Any = None) -> dict:
     if not isinstance(response, str) or not isinstance(gold, str):
         raise TypeError("payload needs str fields 'response' and 'gold'")
     return grade(response, gold)
+
+
+def warm_up() -> None:
+    """Grade a few representative pairs so that sympy's lazily imported machinery (solvers,
+    simplification, sets, matrices) is loaded once in the job server's pre-imported parent
+    instead of again in every forked job."""
+    for response, gold in [
+        (r"\boxed{m \in [\sqrt{2}, \infty)}", r"m \geq \sqrt{2}"),
+        (r"$y = -x/2 + 3/4$", r"2x + 4y - 3 = 0"),
+        (r"\boxed{(x+1)^2}", r"x^2 + 2x + 1"),
+        (r"\boxed{0.333}", r"\frac{1}{3}"),
+        (r"\boxed{\begin{pmatrix}1\\2\end{pmatrix}}", r"\begin{pmatrix}1\\2\end{pmatrix}"),
+        ("Answer: sqrt(2)/2 or 3", r"\{1, 2\}"),
+        (r"\boxed{e^{i\pi}}", "-1"),
+    ]:
+        grade(response, gold)
+
+
+warm_up()
