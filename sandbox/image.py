@@ -35,7 +35,7 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 IMAGE_PYTHON = "3.11"
 """Debian bookworm's python3: the interpreter the downloaded wheels must fit."""
 LABEL = "sppo-gym.sandbox"
-_SKIP_DIRS = {"__pycache__", "image", ".pytest_cache", ".ruff_cache"}
+_SKIP_DIRS = {"__pycache__"}  # and every dot-folder (.pytest_cache, ...)
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 _PLATFORMS = {
     "x86_64": "x86_64",
@@ -63,9 +63,12 @@ def _package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
-def _source_files(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+def _source_files(root: Path, prefix: str, skip: tuple[str, ...] = ()) -> Iterator[tuple[str, Path]]:
+    """Files under ``root`` (sorted, no bytecode or dot-files), minus the top-level folders ``skip``."""
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        top = Path(dirpath) == root
+        dirnames[:] = sorted(d for d in dirnames
+                             if d not in _SKIP_DIRS and not d.startswith(".") and not (top and d in skip))
         for fname in sorted(filenames):
             if fname.endswith(_SKIP_SUFFIXES) or fname.startswith("."):
                 continue
@@ -79,8 +82,9 @@ def image_inputs() -> list[tuple[str, Path]]:
     Wheels are fully determined by requirements.txt, so hashing that file covers them.
     """
     files = [("Dockerfile", image_dir() / "Dockerfile"), ("requirements.txt", image_dir() / "requirements.txt")]
-    for name in ("sandbox", "verifiers"):
-        files.extend(_source_files(_package_dir(name), f"src/sppo_gym/{name}"))
+    # sandbox/image/ (this Dockerfile and pins) is build input, not image content.
+    files.extend(_source_files(_package_dir("sandbox"), "src/sppo_gym/sandbox", skip=("image",)))
+    files.extend(_source_files(_package_dir("verifiers"), "src/sppo_gym/verifiers"))
     return sorted(files)
 
 
