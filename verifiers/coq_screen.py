@@ -127,10 +127,6 @@ class Sentence:
         i = self.head()[2]
         return self.tokens[i].text if i < len(self.tokens) else ""
 
-    def rest(self) -> list[str]:
-        """The words after the command word."""
-        return self.words[self.head()[2] + 1:]
-
 
 def _skip_structure(toks: tuple[Token, ...]) -> int:
     """Index after leading bullets (- + *), braces and goal selectors (``2:``, ``all:``, ``[x]:``)."""
@@ -286,7 +282,7 @@ def _screen_sentence(sent: Sentence, stack: list[str]) -> Rejection | None:
     rest = words[i + 1:]
     if cmd == "Section":
         stack.append("section")
-    elif cmd in ("Module", "Module Type") and ":=" not in "".join(rest):
+    elif cmd == "Module" and ":=" not in "".join(rest):
         stack.append("module")
     elif cmd == "End" and stack:
         stack.pop()
