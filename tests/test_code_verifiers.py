@@ -22,19 +22,21 @@ def humaneval():
 
 
 def test_all_humaneval_canonical_solutions_pass_and_none_fails(sandbox_pool, humaneval):
-    """All 164 canonical solutions score 1; ``return None`` scores 0 on every problem.
+    """All 164 canonical solutions score 1; ``return None`` scores 0 (every 3rd problem here; all
+    164 in benchmarks/code_throughput.py).
 
     A generous budget: a few canonical solutions are slow (HumanEval/75 takes ~0.3 s of CPU) and
     a loaded CI machine must not turn them into timeouts; budgets are tested elsewhere."""
     v = get_verifier("python_tests", timeout_s=30.0)
     good = [(_fenced(p["prompt"] + p["canonical_solution"]), p) for p in humaneval]
-    bad = [(_fenced(p["prompt"] + "    return None\n"), p) for p in humaneval]
+    sample = humaneval[::3]
+    bad = [(_fenced(p["prompt"] + "    return None\n"), p) for p in sample]
     scores = v.verify_batch(good + bad)
     good_s, bad_s = scores[: len(good)], scores[len(good):]
     failed = [(p["task_id"], s.verdict, s.detail) for p, s in zip(humaneval, good_s, strict=True) if not s.passed]
     assert not failed, failed
     assert all(s.reward == 1.0 and s.verdict == "passed" for s in good_s)
-    wrong = [(p["task_id"], s) for p, s in zip(humaneval, bad_s, strict=True) if s.reward != 0.0 or s.passed]
+    wrong = [(p["task_id"], s) for p, s in zip(sample, bad_s, strict=True) if s.reward != 0.0 or s.passed]
     assert not wrong, wrong
     assert {s.verdict for s in bad_s} <= {"failed", "runtime_error"}
 
@@ -86,6 +88,14 @@ def test_exact_types_cross_and_exceptions_keep_their_builtin_class(sandbox_pool)
     problem = {"task_id": "t/types", "prompt": "", "entry_point": "f", "test": test}
     score = get_verifier("python_tests").verify(code, problem)
     assert score.passed, score
+
+
+def test_prompt_helpers_reach_candidate_and_test(sandbox_pool, humaneval):
+    """HumanEval/32: the test calls the prompt's ``poly``; the candidate omits imports and helper."""
+    p = next(q for q in humaneval if q["task_id"] == "HumanEval/32")
+    body = p["canonical_solution"]
+    code = "from __future__ import annotations\n\ndef find_zero(xs: list):\n" + body
+    assert get_verifier("python_tests").verify(_fenced(code), p).passed
 
 
 def test_int_is_not_bool_when_the_test_says_so(sandbox_pool):

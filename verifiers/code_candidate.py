@@ -52,13 +52,18 @@ def _quiet_stdio() -> None:
 
 
 def load(source: str, prelude: str, entry_point: str) -> tuple[dict | None, Any]:
-    """Exec ``prelude`` + ``source`` as a module; return ``(None, fn)`` or ``(failure msg, None)``."""
+    """Exec ``prelude`` then ``source`` in one module namespace; ``(None, fn)`` or ``(failure, None)``.
+
+    Two compilation units, so that the candidate's own ``from __future__`` imports stay legal.
+    """
     try:
-        code = compile(prelude + source, "<candidate>", "exec")
+        code = compile(source, "<candidate>", "exec")
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as e:
         return {"load": "syntax_error", "detail": "{}: {}".format(*_describe(e))}, None
     namespace: dict[str, Any] = {"__name__": MODULE_NAME, "__builtins__": __builtins__}
     try:
+        if prelude:
+            exec(compile(prelude, "<prompt>", "exec"), namespace)
         exec(code, namespace)
     except SystemExit as e:
         return {"load": "early_exit", "detail": f"SystemExit({_describe(e)[1]}) at import"}, None
