@@ -106,3 +106,11 @@ def test_bench_run_through_endpoint(tmp_path) -> None:
     assert r["accuracy"] == 1.0 and r["pass_at_k"] == 1.0 and r["samples"] == 16 and r["sandbox_errors"] == 2
     assert res["policy"]["kind"] == "openai" and res["policy"]["retries"] == 2 and res["policy"]["requests"] == 16
     assert {q["temperature"] for q in srv.requests} == {0.7}
+
+
+def test_base_url_without_v1_names_the_fix() -> None:
+    with ChatServer(_answer) as srv:
+        pol = make_policy(f"openai:{srv.base_url.removesuffix('/v1')}#{srv.model}", say=lambda m: None)
+        with pytest.raises(PolicyError, match=r"HTTP 404.*ends in /v1"):
+            pol.generate(["a"], [0], GREEDY16)
+        pol.close()

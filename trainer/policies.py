@@ -264,6 +264,9 @@ class OpenAIPolicy:
                 self._count("retries")
                 time.sleep(self._delay(attempt, e))
                 continue
+            except openai.APIError as e:  # e.g. a 200 answer that is not a chat completion
+                raise PolicyError(f"endpoint {self.base_url} did not answer with a chat completion ({_short(e)}); "
+                                  "check that BASE_URL is the API root (it usually ends in /v1)") from None
             self._record(resp)
             return (resp.choices[0].message.content or "") if resp.choices else ""
         raise AssertionError("unreachable")
