@@ -30,7 +30,7 @@ class TrainConfig(BaseModel):
     """Policy: a local Hugging Face model directory, or a preset (smollm2-135m, tiny-random)."""
     algo: Literal["sppo", "grpo", "rloo", "ppo"] = "sppo"
     """Algorithm: sppo (paper), or the baselines grpo, rloo, ppo in the same code path."""
-    steps: int = 60
+    steps: int = 20
     """Training steps (one batch of rollouts and one epoch of updates each)."""
     max_wall_s: float = 0.0
     """Stop after this many seconds of training (0 = no limit); for fixed-budget comparisons."""
@@ -87,6 +87,10 @@ class TrainConfig(BaseModel):
     critic: str = "head"
     """Critic: head (scalar head on frozen policy features, cheapest), copy (a copy of the policy),
     or a model directory / preset for a smaller separate critic."""
+    critic_init: float = 0.1
+    """The critic's prediction before any update (its head starts constant). A low start keeps
+    the first updates, made before the critic has seen a reward, from pushing down every sampled
+    response when the policy rarely succeeds; the critic catches up within a few steps."""
 
     # --- model options ---
     gradient_checkpointing: bool = False
@@ -133,6 +137,8 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 f"micro_batch_size={self.micro_batch_size} must divide minibatch_size={self.minibatch_size}"
             )
+        if not 0.0 < self.critic_init < 1.0:
+            raise ValueError(f"critic_init={self.critic_init} must be strictly between 0 and 1")
         if self.steps < 0 or self.max_new_tokens < 1 or self.temperature <= 0:
             raise ValueError("steps must be >= 0, max_new_tokens >= 1 and temperature > 0")
 

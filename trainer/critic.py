@@ -19,19 +19,20 @@ from torch import nn
 from .rollout import Rollout, encode_prompts, position_ids
 
 
-def _scalar_head(hidden: int) -> nn.Linear:
+def _scalar_head(hidden: int, bias: float = 0.0) -> nn.Linear:
+    """Zero weights and a chosen bias: the critic starts with the same prediction for every prompt."""
     head = nn.Linear(hidden, 1)
-    nn.init.zeros_(head.weight)  # start at V = sigmoid(0) = 0.5 (SPPO) / 0 (PPO)
-    nn.init.zeros_(head.bias)
+    nn.init.zeros_(head.weight)
+    nn.init.constant_(head.bias, bias)
     return head
 
 
 class HeadCritic(nn.Module):
     """Scalar head on the policy's detached features: V(x) from the last prompt token."""
 
-    def __init__(self, hidden: int):
+    def __init__(self, hidden: int, bias: float = 0.0):
         super().__init__()
-        self.head = _scalar_head(hidden)
+        self.head = _scalar_head(hidden, bias)
 
     def forward(self, batch: Rollout, token_level: bool = False) -> torch.Tensor:
         """(B,) logits from the last prompt token, or (B, T) values before each response token."""
@@ -42,10 +43,11 @@ class HeadCritic(nn.Module):
 class ModelCritic(nn.Module):
     """A transformer backbone with a scalar head; ``tokenizer`` set when it differs from the policy's."""
 
-    def __init__(self, backbone: nn.Module, hidden: int, tokenizer: Any = None, max_prompt_tokens: int = 512):
+    def __init__(self, backbone: nn.Module, hidden: int, tokenizer: Any = None, max_prompt_tokens: int = 512,
+                 bias: float = 0.0):
         super().__init__()
         self.backbone = backbone
-        self.head = _scalar_head(hidden)
+        self.head = _scalar_head(hidden, bias)
         self.tokenizer = tokenizer
         self.max_prompt_tokens = max_prompt_tokens
 
@@ -69,18 +71,22 @@ class ModelCritic(nn.Module):
         return self.head(h.float()).squeeze(-1)
 
 
-def build_critic(kind: str, policy: Any, device: torch.device, max_prompt_tokens: int = 512) -> nn.Module:
-    """``head`` | ``copy`` | a model directory or preset name (see the module docstring)."""
+def build_critic(kind: str, policy: Any, device: torch.device, max_prompt_tokens: int = 512,
+                 bias: float = 0.0) -> nn.Module:
+    """``head`` | ``copy`` | a model directory or preset name (see the module docstring).
+
+    ``bias``: the head's initial output (a logit for SPPO, a value for PPO).
+    """
     hidden = policy.config.hidden_size
     if kind == "head":
-        return HeadCritic(hidden).to(device)
+        return HeadCritic(hidden, bias).to(device)
     if kind == "copy":
         backbone = copy.deepcopy(policy.get_base_model() if hasattr(policy, "get_base_model") else policy)
-        return ModelCritic(backbone.base_model, hidden).to(device)
+        return ModelCritic(backbone.base_model, hidden, bias=bias).to(device)
     from .models import load_policy
 
     try:
         model, tok = load_policy(kind, device)
     except ValueError as e:
         raise ValueError(f"critic={kind!r}: use 'head', 'copy', a preset or a model directory ({e})") from e
-    return ModelCritic(model.base_model, model.config.hidden_size, tok, max_prompt_tokens).to(device)
+    return ModelCritic(model.base_model, model.config.hidden_size, tok, max_prompt_tokens, bias).to(device)

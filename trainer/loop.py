@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -66,7 +67,11 @@ def setup(cfg: TrainConfig) -> Run:
     algo = get_algorithm(cfg.algo)
     device = resolve_device(cfg.device)
     policy, tok = load_policy(cfg.model, device)
-    critic = build_critic(cfg.critic, policy, device, cfg.max_prompt_tokens) if algo.critic else None
+    critic = None
+    if algo.critic:
+        v0 = cfg.critic_init  # SPPO's head outputs a logit, PPO's a value
+        bias = math.log(v0 / (1 - v0)) if algo.critic == "sequence" else v0
+        critic = build_critic(cfg.critic, policy, device, cfg.max_prompt_tokens, bias)
     ref = None
     if cfg.kl_coef > 0:
         ref = copy.deepcopy(policy).eval().requires_grad_(False)

@@ -1,0 +1,72 @@
+"""The TRL adapter: our envs as a GRPOTrainer dataset + reward function."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+from sppo_gym.envs import register_task
+from sppo_gym.envs.trl_adapter import EnvReward, trl_dataset, trl_task
+from sppo_gym.verifiers import Score
+
+CAPITALS = "trainer_test/Capitals-v0"
+PROBLEMS = [
+    {"task_id": "fr", "country": "France", "answer": "Paris"},
+    {"task_id": "it", "country": "Italy", "answer": "Rome"},
+    {"task_id": "xx", "country": "Atlantis", "answer": "?"},
+]
+
+
+def _verify(response: str, problem: dict):
+    if problem["task_id"] == "xx":
+        return Score(0.0, "sandbox_error", detail="simulated pool failure")
+    return float(response.strip() == problem["answer"])
+
+
+if CAPITALS not in gym.registry:
+    register_task(CAPITALS, problems=PROBLEMS, verifier=_verify, prompt="Capital of {country}?")
+
+
+def test_dataset_holds_chat_prompts_and_task_ids():
+    ds = trl_dataset(CAPITALS)
+    assert ds["task_id"] == ["fr", "it", "xx"]
+    assert ds[0]["prompt"] == [{"role": "user", "content": "Capital of France?"}]
+    assert trl_dataset(CAPITALS, 2, conversational=False)["prompt"] == ["Capital of France?", "Capital of Italy?"]
+    with pytest.raises(ValueError, match="has 3 problems"):
+        trl_dataset(CAPITALS, 5)
+
+
+def test_procedural_env_needs_n_and_is_seeded():
+    with pytest.raises(ValueError, match="procedural"):
+        trl_dataset("sppo_gym/Arithmetic-v0")
+    a = trl_dataset("sppo_gym/Arithmetic-v0", 4, seed=1)
+    assert a["task_id"] == trl_dataset("sppo_gym/Arithmetic-v0", 4, seed=1)["task_id"]
+    assert len(set(a["task_id"])) == 4
+
+
+def test_reward_scores_in_trl_call_convention_and_drops_sandbox_errors():
+    reward = EnvReward(CAPITALS)
+    completions = [[{"role": "assistant", "content": "Paris"}], [{"role": "assistant", "content": "Milan"}],
+                   [{"role": "assistant", "content": "Paris"}]]
+    out = reward(prompts=[None] * 3, completions=completions, task_id=["fr", "it", "xx"], trainer_state=None)
+    assert out == [1.0, 0.0, None]  # None: TRL skips it instead of learning from a fake 0
+    assert reward(completions=["Rome"], task_id=["it"]) == [1.0]
+    assert reward.sandbox_errors == 1
+    with pytest.raises(ValueError, match="task_id"):
+        reward(completions=["Rome"], task_id=[])
+    reward.close()
+
+
+@pytest.mark.slow
+def test_trl_grpo_trainer_runs_on_our_env(tmp_path):
+    pytest.importorskip("trl")
+    from sppo_gym.trainer.models import load_policy
+    from trl import GRPOConfig, GRPOTrainer
+
+    model, tok = load_policy("tiny-random")
+    dataset, reward = trl_task(CAPITALS, 2)
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, max_steps=1,
+                      max_completion_length=4, report_to=[], logging_steps=1, use_cpu=True, save_strategy="no")
+    trainer = GRPOTrainer(model=model, processing_class=tok, reward_funcs=reward, train_dataset=dataset, args=args)
+    trainer.train()
+    logged = [k for rec in trainer.state.log_history for k in rec]
+    assert any(k.startswith("rewards/") for k in logged)
