@@ -103,6 +103,10 @@ class TrainConfig(BaseModel):
     """Parameter dtype: auto = bfloat16 on CUDA, float32 on CPU."""
 
     # --- evaluation and logging ---
+    eval_env_kwargs: dict[str, Any] = {}
+    """Overrides of env_kwargs for the held-out env (JSON), which always gets split="test".
+    Procedural envs hold out a disjoint test split by themselves; for a file-based dataset point
+    this at held-out data, e.g. {"data": "test.jsonl"}."""
     eval_n: int = 100
     """Held-out problems (split=test, fixed indices 0..n-1, greedy) evaluated before and after."""
     eval_every: int = 0
@@ -168,11 +172,11 @@ def _parse_cli_value(key: str, value: Any) -> Any:
     """Turn a command-line string into what the field expects (JSON dicts, null)."""
     if not isinstance(value, str):
         return value
-    if key == "env_kwargs":
+    if key in ("env_kwargs", "eval_env_kwargs"):
         try:
             return json.loads(value) if value.strip() else {}
         except json.JSONDecodeError as e:
-            raise ValueError(f"--env-kwargs must be a JSON object, e.g. '{{\"difficulty\": 2}}': {e}") from e
+            raise ValueError(f"--{key.replace('_', '-')} must be a JSON object, e.g. '{{\"difficulty\": 2}}': {e}") from e
     if value.lower() in ("none", "null"):
         return None
     return value

@@ -21,14 +21,14 @@ class HeldOut:
     """
 
     def __init__(self, env_id: str, env_kwargs: dict, n: int, batch_size: int, max_new_tokens: int,
-                 max_prompt_tokens: int = 512):
+                 max_prompt_tokens: int = 512, eval_env_kwargs: dict | None = None):
         if n < 1:
             raise ValueError(f"eval_n must be >= 1, got {n}")
         self.n = n
         self.batch_size = min(batch_size, n)
         self.max_new_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens
-        kwargs = {**env_kwargs, "split": "test"}
+        kwargs = {**env_kwargs, "split": "test", **(eval_env_kwargs or {})}
         self.envs = gym.make_vec(env_id, num_envs=self.batch_size, **kwargs)
         self.sandbox_errors = 0
         self.last_samples: list[dict[str, Any]] = []

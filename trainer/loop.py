@@ -90,7 +90,7 @@ def setup(cfg: TrainConfig) -> Run:
     held_out = None
     if cfg.eval_n > 0:
         held_out = HeldOut(cfg.env, cfg.env_kwargs, cfg.eval_n, cfg.eval_batch_size, cfg.eval_max_new_tokens,
-                           cfg.max_prompt_tokens)
+                           cfg.max_prompt_tokens, cfg.eval_env_kwargs)
     return Run(cfg, algo, policy, tok, critic, ref, opt, critic_opt, envs, held_out,
                make_amp(device, cfg.dtype))
 
