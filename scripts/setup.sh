@@ -4,6 +4,7 @@
 #   and the sandbox image. Every step is skipped when already done; re-running is cheap.
 # The image build (network-bound, minutes on a fresh machine) runs in the background while the
 # heavy Python packages install.
+# Usage: scripts/setup.sh [all|docker]   (docker: only make an engine answer)
 # Environment knobs:
 #   DOCKER_HOST            use this existing engine (Docker Desktop, rootless); never installs Docker.
 #   SPPO_GYM_TORCH_INDEX   extra pip index for torch, e.g. https://download.pytorch.org/whl/cpu
@@ -136,12 +137,19 @@ wait_image_build() {
     fi
 }
 
-venv_core
-setup_docker
-if [ "$DRY" = 1 ]; then say "dry-run: sppo-gym sandbox build --if-missing"; venv_full; exit 0; fi
-start_image_build
-trap 'kill "$BUILD_PID" 2>/dev/null || true' EXIT  # a failed pip install stops the build too
-venv_full
-wait_image_build
-trap - EXIT
-say "ready: $VENV/bin/sppo-gym (activate with: source .venv/bin/activate)"
+case "${1:-all}" in
+    docker)  # only the engine (and the small venv the checks need)
+        venv_core
+        setup_docker ;;
+    all)
+        venv_core
+        setup_docker
+        if [ "$DRY" = 1 ]; then say "dry-run: sppo-gym sandbox build --if-missing"; venv_full; exit 0; fi
+        start_image_build
+        trap 'kill "$BUILD_PID" 2>/dev/null || true' EXIT  # a failed pip install stops the build too
+        venv_full
+        wait_image_build
+        trap - EXIT
+        say "ready: $VENV/bin/sppo-gym (activate with: source .venv/bin/activate)" ;;
+    *) die "usage: scripts/setup.sh [all|docker]  (default: all)" ;;
+esac
