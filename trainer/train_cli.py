@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,6 +29,8 @@ def _cli_type(annotation: Any) -> type:
 def run_training(config: Path | None, resume: bool, overrides: dict[str, Any]) -> dict[str, Any]:
     """Build the config (file <- overrides), train, print the before/after summary."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from disk only
+    if os.getcwd() not in sys.path:  # --env my_tasks:my/Task-v0 imports my_tasks.py from here
+        sys.path.insert(0, os.getcwd())
     if config is None and resume:
         saved = Path(overrides.get("out") or TrainConfig().out) / "config.yaml"
         config = saved if saved.exists() else None
