@@ -79,7 +79,7 @@ def setup(cfg: TrainConfig) -> Run:
         policy = apply_lora(policy, cfg.lora_r, cfg.lora_alpha)
     if cfg.gradient_checkpointing:
         enable = getattr(policy, "activation_checkpointing_enable", None) or policy.gradient_checkpointing_enable
-        enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable({"use_reentrant": False})  # the kwargs dict is the first parameter of both spellings
     params = [p for p in policy.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     critic_opt = None
