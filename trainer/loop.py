@@ -243,7 +243,9 @@ def finish(run: Run, out: Path, log: MetricsLog, step: int, wall: float, before:
     plot_rewards(log.rows, out / "reward.png", title=f"{run.cfg.algo} on {run.cfg.env} ({run.cfg.model})")
     summary = {"env": run.cfg.env, "model": run.cfg.model, "algo": run.cfg.algo, "steps": step,
                "train_wall_s": round(wall, 2), "accuracy_before": before, "accuracy_after": after,
-               "eval_n": run.cfg.eval_n, "samples": run.held_out.last_samples if run.held_out else []}
+               "eval_n": run.cfg.eval_n,
+               "reward_curve": [float(r["reward_mean"]) for r in log.rows if r.get("reward_mean") not in (None, "")],
+               "samples": run.held_out.last_samples if run.held_out else []}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     run.envs.close()
     if run.held_out is not None:

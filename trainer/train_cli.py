@@ -45,6 +45,11 @@ def run_training(config: Path | None, resume: bool, overrides: dict[str, Any]) -
     fmt = lambda a: "n/a" if a is None else f"{100 * a:.1f}%"  # noqa: E731
     typer.echo(f"held-out accuracy ({cfg.eval_n} {cfg.env} test problems, greedy): "
                f"before {fmt(before)} -> after {fmt(after)}")
+    curve = summary["reward_curve"]
+    if curve:
+        blocks = "▁▂▃▄▅▆▇█"
+        spark = "".join(blocks[min(7, int(r * 8))] for r in curve)
+        typer.echo(f"training reward per step (0..1): {spark}  first {curve[0]:.2f}, last {curve[-1]:.2f}")
     typer.echo(f"training wall time {summary['train_wall_s']:.0f} s over {summary['steps']} steps; "
                f"reward curve {Path(cfg.out) / 'reward.png'}, metrics {Path(cfg.out) / 'metrics.csv'}, "
                f"policy {Path(cfg.out) / 'final'}")
