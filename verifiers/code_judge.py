@@ -22,8 +22,8 @@ Semantics the tests see (documented in ``python_tests.PythonTestsVerifier``):
 
 from __future__ import annotations
 
-import ast
 import builtins
+import os
 import time
 from typing import Any
 
@@ -31,6 +31,7 @@ from sppo_gym.sandbox.channel import ChannelTimeout
 from sppo_gym.sandbox.plaindata import PlainDataError
 from sppo_gym.sandbox.protocol import ProtocolError
 from sppo_gym.verifiers import code_candidate  # noqa: F401  (preloaded in the server: candidates fork with it)
+from sppo_gym.verifiers.code_testprog import AssertTally, TestProgram
 
 try:  # present in the sandbox image; the import is kept soft for tooling that lacks it
     from sppo_gym.sandbox.runtime import CandidateExited
@@ -156,75 +157,23 @@ def exit_verdict(returncode: int | None, what: str) -> tuple[str, str]:
     return "early_exit", f"candidate ended with code {returncode} {what}"
 
 
-# ---- the test program ------------------------------------------------------------------------
-class _AssertRewriter(ast.NodeTransformer):
-    """``assert t, m`` -> ``if not __sppo_assert__(t): __sppo_fail__(m)``: counted, -O proof."""
-
-    def visit_Assert(self, node: ast.Assert) -> ast.stmt:
-        self.generic_visit(node)
-        check = ast.Call(ast.Name("__sppo_assert__", ast.Load()), [node.test], [])
-        fail = ast.Call(ast.Name("__sppo_fail__", ast.Load()), [node.msg] if node.msg else [], [])
-        new = ast.If(ast.UnaryOp(ast.Not(), check), [ast.Expr(fail)], [])
-        return ast.fix_missing_locations(ast.copy_location(new, node))
-
-
-class AssertTally:
-    """Counts assert outcomes and keeps the first error; in partial mode a failed assert is
-    recorded and the test goes on."""
-
-    def __init__(self, partial: bool) -> None:
-        self.partial = partial
-        self.executed = 0
-        self.held = 0
-        self.static = 0
-        """Number of assert statements in the test source."""
-        self.error: BaseException | None = None
-        """The first exception that ended a statement (or the check)."""
-        self.from_candidate = False
-        """Whether that exception is (or came from handling) the candidate's own exception."""
-
-    def record(self, error: BaseException, candidate_exc: BaseException | None) -> None:
-        if self.error is None:
-            self.error, self.from_candidate = error, _caused_by(error, candidate_exc)
-
-    def check(self, value: Any) -> bool:
-        self.executed += 1
-        ok = bool(value)
-        self.held += ok
-        return ok or self.partial
-
-    @staticmethod
-    def fail(msg: Any = None) -> None:
-        raise AssertionError(msg) if msg is not None else AssertionError()
-
-
-def prepare_test(test: str) -> tuple[list[ast.Module], bool, int]:
-    """Parse and rewrite the test: ``(statements, defines_check, static assert count)``."""
-    tree = ast.parse(test, "<test>")
-    static = sum(isinstance(n, ast.Assert) for n in ast.walk(tree))
-    tree = _AssertRewriter().visit(tree)
-    defines_check = any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body)
-    if defines_check:
-        return [tree], True, static
-    return [ast.Module([stmt], []) for stmt in tree.body], False, static
-
-
 def run_test(payload: dict, proxy: CandidateProxy, run: AssertTally) -> None:
     """Execute setup + test with the entry point bound to ``proxy``; outcomes go to ``run``."""
     ns: dict[str, Any] = {"__name__": "__sppo_test__", "__builtins__": builtins}
     if payload.get("setup"):
         exec(compile(payload["setup"], "<setup>", "exec"), ns)
-    statements, defines_check, run.static = prepare_test(payload["test"])
+    program = TestProgram(payload["test"])
+    run.static = program.static
     ns.update(__sppo_assert__=run.check, __sppo_fail__=run.fail)
     ns[payload["entry_point"]] = proxy
-    for module in statements:
+    for module in program.statements:
         try:
             exec(compile(module, "<test>", "exec"), ns)
         except BaseException as e:
             run.record(e, proxy.last_exc)
             if not run.partial or proxy.fatal is not None or isinstance(e, NonPlainArgument):
                 return
-    if defines_check:
+    if program.defines_check:
         try:
             ns["check"](proxy)
         except BaseException as e:
@@ -257,16 +206,6 @@ def decide(proxy: CandidateProxy, run: AssertTally) -> dict:
     return _score(reward, "failed", detail[:300], extra)
 
 
-def _caused_by(error: BaseException, exc: BaseException | None) -> bool:
-    """True if ``error`` is the candidate's exception ``exc`` or was raised while handling it."""
-    seen = 0
-    while error is not None and seen < 20:
-        if error is exc:
-            return True
-        error, seen = error.__cause__ or error.__context__, seen + 1
-    return False
-
-
 def _score(reward: float, verdict: str, detail: str, extra: dict, passed: bool = False) -> dict:
     return {"reward": reward, "verdict": verdict, "passed": passed, "detail": detail, "extra": extra}
 
@@ -275,7 +214,7 @@ LOAD_VERDICTS = frozenset({"syntax_error", "missing_entry_point", "early_exit", 
 
 
 def judge(payload: dict, ctx: Any) -> dict:
-    """Entry point ``sppo_gym.verifiers.code_judge:judge`` (payload built by PythonTestsVerifier)."""
+    """Entry point ``sppo_gym.verifiers.code_judge:judge``: one problem (payload from PythonTestsVerifier)."""
     cand = ctx.spawn(
         target=CANDIDATE_TARGET,
         args={"source": payload["source"], "prelude": payload.get("prelude", ""),
@@ -283,7 +222,19 @@ def judge(payload: dict, ctx: Any) -> dict:
         memory_mb=payload.get("memory_mb"),
     )
     proxy = CandidateProxy(cand, float(payload.get("timeout_s", 6.0)), payload.get("call_timeout_s"))
-    run = AssertTally(bool(payload.get("partial", False)))
+    try:
+        return _judge_loaded(payload, proxy)
+    finally:
+        if payload.get("settle") and proxy.fatal is None:
+            settle(cand)
+        elif proxy.fatal is None:
+            try:
+                cand.send({"stop": True})  # let it exit by itself: a kill would recycle the container
+            except BaseException:
+                pass
+
+
+def _judge_loaded(payload: dict, proxy: CandidateProxy) -> dict:
     try:
         first = proxy.receive("while loading")
     except CandidateFatal as f:
@@ -293,10 +244,65 @@ def judge(payload: dict, ctx: Any) -> dict:
     if first["load"] != "ok":
         verdict = first["load"] if first["load"] in LOAD_VERDICTS else "runtime_error"
         return _score(0.0, verdict, str(first.get("detail", ""))[:300], {})
+    run = AssertTally(bool(payload.get("partial", False)))
     run_test(payload, proxy, run)
-    if proxy.fatal is None:
-        try:
-            cand.send({"stop": True})  # let it exit by itself: a kill would recycle the container
-        except BaseException:
-            pass
     return decide(proxy, run)
+
+
+# ---- several problems in one job ---------------------------------------------------------------
+SETTLE_S = 1.0
+"""How long a stopped candidate may take to exit before it is killed."""
+
+
+def uid_processes(uid: int) -> int:
+    """Number of live processes of ``uid`` (from /proc/*/status, readable for every process)."""
+    n = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Uid:"):
+                        n += int(line.split()[1]) == uid
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return n
+
+
+def settle(cand: Any) -> None:
+    """Stop the candidate and make sure no process of its uid outlives its problem.
+
+    Several problems share one job (``judge_many``); a daemon left by one candidate must not be
+    able to slow down or disturb the next one. An exit is awaited through /proc (not through the
+    channel, which the candidate could close while running on); whatever remains is killed.
+    """
+    if not os.path.exists("/proc/1/status"):  # /proc hides other processes: cannot check, so kill
+        cand.kill()
+        return
+    try:
+        cand.send({"stop": True})
+    except BaseException:
+        pass
+    deadline = time.monotonic() + SETTLE_S
+    while uid_processes(cand.cid):
+        if time.monotonic() > deadline:
+            cand.kill()
+            return
+        time.sleep(0.002)
+
+
+def judge_many(payload: dict, ctx: Any) -> dict:
+    """Entry point ``sppo_gym.verifiers.code_judge:judge_many``: ``{"items": [payload, ...]}``.
+
+    Each problem gets its own candidate process and uid, exactly as in ``judge``; sharing the job
+    saves the per-job fork, cleanup and host round trip. Between problems ``settle`` ensures the
+    previous candidate is gone.
+    """
+    out = []
+    for item in payload["items"]:
+        t0 = time.monotonic()
+        score = judge({**item, "settle": True}, ctx)
+        out.append({**score, "elapsed": time.monotonic() - t0})
+    return {"items": out}

@@ -17,7 +17,10 @@ default 6 s, or the job's ``limits.wall_s`` less 5 s when only limits are given)
 (cap per call, default none), ``partial`` (reward = fraction of assert executions that held,
 the denominator being at least the number of assert statements; off by default; fatal outcomes
 still score 0), ``memory_mb`` (candidate address space, default 512; capped by the job's limit), ``recursion_limit`` (candidate, default
-Python's 1000).
+Python's 1000), ``pack_size`` (problems per sandbox job; default automatic: one per job for
+small batches, up to 8 for large ones — each problem still gets its own candidate process and
+uid, and the next one starts only after no process of the previous candidate is left; a pack
+that fails as a whole is re-judged one problem per job).
 
 Not supported: tests that pass non-plain arguments (callables, class instances) to the entry
 point (``judge_error``), tests that rely on the candidate mutating their arguments in place
@@ -28,17 +31,21 @@ candidate's module.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sppo_gym.sandbox import Limits
+from sppo_gym.sandbox import Job, JobResult, Limits, get_pool
 
-from .base import Verifier
+from .base import Verifier, precheck, score_from_result
 from .code_extract import extract_code
 from .score import Score
 
 DEFAULT_TIMEOUT_S = 6.0
 """Candidate time budget (all calls of one test run together) when nothing else is given."""
+PACK_ENTRY = "sppo_gym.verifiers.code_judge:judge_many"
+MAX_PACK = 8
+"""Most problems judged in one sandbox job (each still in its own candidate process and uid)."""
 JUDGE_OVERHEAD_S = 5.0
 """Job wall time beyond the candidate's budget: spawning, loading, the test's own work."""
 
@@ -75,6 +82,7 @@ class PythonTestsVerifier(Verifier):
         partial: bool = False,
         memory_mb: int | None = 512,
         recursion_limit: int = 1000,
+        pack_size: int | None = None,
         limits: Limits | None = None,
         **options: Any,
     ) -> None:
@@ -89,6 +97,9 @@ class PythonTestsVerifier(Verifier):
         super().__init__(limits=limits, **options)
         self.timeout_s, self.call_timeout_s, self.partial = float(timeout_s), call_timeout_s, bool(partial)
         self.memory_mb, self.recursion_limit = memory_mb, int(recursion_limit)
+        if pack_size is not None and not 1 <= pack_size <= MAX_PACK:
+            raise ValueError(f"pack_size must be in 1..{MAX_PACK} or None (automatic), got {pack_size!r}")
+        self.pack_size = pack_size
 
     def payload(self, response: str, problem: dict) -> dict:
         for key in ("entry_point", "test"):
@@ -110,14 +121,42 @@ class PythonTestsVerifier(Verifier):
         }
 
     def verify_batch(self, items: Sequence[tuple[str, dict]]) -> list[Score]:
-        """Responses without code score ``no_code`` here; the rest go to the sandbox."""
-        out: list[Score | None] = [None] * len(items)
-        todo = []
+        """Score many responses: malformed and code-less ones here, the rest in packed sandbox jobs."""
+        out: list[Score | None] = [precheck(r, self.max_chars) for r, _ in items]
         for i, (response, _problem) in enumerate(items):
-            if isinstance(response, str) and not extract_code(response).strip():
+            if out[i] is None and not extract_code(response).strip():
                 out[i] = Score(0.0, "no_code", detail="the response contains no code")
-            else:
-                todo.append(i)
-        for i, score in zip(todo, super().verify_batch([items[i] for i in todo]), strict=True):
-            out[i] = score
+        todo = [i for i, s in enumerate(out) if s is None]
+        payloads = {i: self.payload(*items[i]) for i in todo}  # bad problems raise before any job runs
+        pool = get_pool()
+        k = self.pack_size or max(1, min(MAX_PACK, math.ceil(len(todo) / (2 * pool.size))))
+        groups = [todo[j : j + k] for j in range(0, len(todo), k)]
+        retry: list[int] = []
+        for group, res in zip(groups, pool.run_batch([self.job([payloads[i] for i in group]) for group in groups]),
+                              strict=True):
+            scores = unpack(res, len(group))
+            if scores is None:  # the pack failed as a whole: judge its problems one by one
+                retry += group
+                continue
+            for i, score in zip(group, scores, strict=True):
+                out[i] = self.finish(score, items[i][1])
+        for i, res in zip(retry, pool.run_batch([self.job([payloads[i]]) for i in retry]), strict=True):
+            out[i] = self.finish(score_from_result(res), items[i][1])
         return [s for s in out if s is not None]
+
+    def job(self, payloads: list[dict]) -> Job:
+        """One problem: ``code_judge:judge``; several: ``code_judge:judge_many`` with wall time for all."""
+        limits = self.limits or Limits()
+        if len(payloads) == 1:
+            return Job(self.entry, payloads[0], limits)
+        return Job(PACK_ENTRY, {"items": payloads}, limits.with_(wall_s=limits.wall_s * len(payloads)))
+
+
+def unpack(result: JobResult, n: int) -> list[Score] | None:
+    """Scores of a job of ``n`` problems, or None when a pack of several did not complete."""
+    if n == 1:
+        return [score_from_result(result)]
+    items = result.value.get("items") if result.status == "ok" and isinstance(result.value, dict) else None
+    if not isinstance(items, list) or len(items) != n:
+        return None
+    return [Score(**item) for item in items]
