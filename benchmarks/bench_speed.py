@@ -123,14 +123,16 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OPENAI_API_KEY", "local-test-server")
+    load_start = os.getloadavg()[0]
     warm_up()
     rows = endpoint_rows(args) + ([] if args.skip_local else local_rows(args))
     print("\n| policy | env | setting | n | problems/s | ratio | generate s | verify s | accuracy |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['policy']} | {r['env']} | {r['setting']} | {r['n']} | {r['problems_per_s']:.2f} | "
+        print(f"| {r['policy']} | {r['env']} | {r['setting']} | {r['n']} | {r['problems_per_s']:.3f} | "
               f"{r['ratio']:.2f}x | {r['generate_s']:.1f} | {r['score_s']:.1f} | {100 * r['accuracy']:.0f}% |")
-    meta = {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
+    meta = {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
+            "loadavg_1min_start_end": (load_start, os.getloadavg()[0])}  # other work on the machine skews timings
     print(f"\n{meta}")
     if args.json:
         args.json.write_text(json.dumps({"meta": meta, "args": vars(args) | {"json": str(args.json)}, "rows": rows},
