@@ -57,7 +57,7 @@ def _micro_step(run: Run, mb: Rollout, adv: torch.Tensor, returns: torch.Tensor 
     pg_loss = L.policy_loss(logprobs, mb.old_logprobs, adv, mask, clip_eps=cfg.clip_eps, ratio=cfg.ratio,
                             dual_clip=cfg.dual_clip)
     ent = L.masked_mean(entropy, mask)
-    loss = pg_loss - cfg.entropy_coef * ent
+    loss = pg_loss - cfg.entropy_coef * ent if cfg.entropy_coef else pg_loss  # no backward through H unless used
     kl = None
     if run.ref is not None:
         with torch.no_grad(), run.amp():
