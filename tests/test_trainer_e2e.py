@@ -89,7 +89,7 @@ def test_sandbox_errors_are_dropped_not_scored(tmp_path):
     {"algo": "grpo", "group_size": 4},
     {"algo": "rloo", "group_size": 4},
     {"algo": "ppo"},
-    {"algo": "sppo", "ratio": "sequence", "kl_coef": 0.1},
+    {"algo": "sppo", "ratio": "sequence", "kl_coef": 0.1, "entropy_coef": 0.01},
     {"algo": "sppo", "ratio": "sequence_mean", "critic": "copy", "dual_clip": None},
     {"algo": "sppo", "lora_r": 4, "gradient_checkpointing": True, "critic": "tiny-random"},
 ])
