@@ -17,6 +17,10 @@ SKIP = {"boxnet", "graph_color", "propositional_logic", "rubiks_cube", "rush_hou
         "knight_swap"}
 
 
+#: Sandbox wall time per verification: generous, so a loaded CI machine does not turn into timeouts.
+SLOW_MACHINE_S = 60.0
+
+
 def sample_tasks() -> list[str]:
     """Every third eligible task: a fixed sample of about 30 across all categories."""
     eligible = [t for t in task_names() if t not in SKIP]
@@ -64,7 +68,9 @@ def test_reference_answers_score_one(sandbox_pool):
     tasks = sample_tasks()
     assert len(tasks) >= 20
     problems = [TaskItems(t, {})(np.random.default_rng(7)) for t in tasks]
-    verifier = ReasoningGymVerifier()
+    from sppo_gym.sandbox import Limits
+
+    verifier = ReasoningGymVerifier(limits=Limits(wall_s=SLOW_MACHINE_S))
     scores = verifier.verify_batch([(f"Reasoning...\n<answer>{p['answer']}</answer>", p) for p in problems])
     failed = {t: (s.verdict, s.detail) for t, s in zip(tasks, scores, strict=True) if s.reward != 1.0}
     assert not failed, failed
@@ -72,24 +78,24 @@ def test_reference_answers_score_one(sandbox_pool):
 
 @pytest.mark.docker
 def test_vector_batch_verdicts(sandbox_pool):
-    envs = gym.make_vec("sppo_gym/ReasoningGym-v0", num_envs=4, task="basic_arithmetic")
+    envs = gym.make_vec("sppo_gym/ReasoningGym-v0", num_envs=4, task="basic_arithmetic", timeout_s=SLOW_MACHINE_S)
     _, infos = envs.reset(seed=0, options={"index": [3, 3, 3, 3]})
     gold = infos["answer"][0]
     responses = [f"<answer>{gold}</answer>", "<answer>-123456789</answer>", f"The answer is {gold}",
                  f"<answer>{gold}</answer> <answer>0.5</answer>"]  # the last span counts
     _, rewards, _, _, infos = envs.step(responses)
-    assert rewards[0] == 1.0 and rewards[1] == 0.0 and rewards[2] == 0.0 and rewards[3] < 1.0
-    assert infos["verdict"][:3].tolist() == ["correct", "wrong", "no_answer"]
+    assert infos["verdict"].tolist() == ["correct", "wrong", "no_answer", "wrong"], infos["detail"]
+    assert rewards.tolist() == [1.0, 0.0, 0.0, 0.0]
 
 
 @pytest.mark.docker
 def test_partial_credit_switch(sandbox_pool):
     # the base scorer gives len(gold)/len(answer) when the gold string is inside a longer answer
-    kwargs = {"task": "letter_counting"}
+    kwargs = {"task": "letter_counting", "timeout_s": SLOW_MACHINE_S}
     env = gym.make("sppo_gym/ReasoningGym-v0", **kwargs)
     _, info = env.reset(seed=2)
     hedge = f"<answer>{info['answer']} 99</answer>"
     strict = gym.make("sppo_gym/ReasoningGym-v0", partial_credit=False, **kwargs)
     strict.reset(seed=2)
     r_default, r_strict = env.step(hedge)[1], strict.step(hedge)[1]
-    assert r_strict == 0.0 and r_default < 1.0
+    assert 0.0 < r_default < 1.0 and r_strict == 0.0

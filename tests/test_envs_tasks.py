@@ -42,7 +42,7 @@ def squares(rng: np.random.Generator) -> dict:
 
 def run_pair(env_id: str, right: str, wrong: str, **kwargs) -> tuple[list[float], list[str]]:
     """One batched step over (right, wrong) responses to problem 0."""
-    envs = gym.make_vec(env_id, num_envs=2, **kwargs)
+    envs = gym.make_vec(env_id, num_envs=2, timeout_s=60.0, **kwargs)  # generous: CI machines are slow
     envs.reset(seed=0, options={"index": [0, 0]})
     _, rewards, term, _, infos = envs.step([right, wrong])
     assert term.all()
