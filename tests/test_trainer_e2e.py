@@ -136,3 +136,14 @@ def test_trains_through_the_sandboxed_arithmetic_env(tmp_path):
     assert summary["accuracy_before"] is not None
     row = _rows(tmp_path)[-1]
     assert int(row["samples"]) + int(row["sandbox_errors"]) == 8
+
+
+def test_tensorboard_scalars(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(load_config(None, {**TINY, "env": DIGITS, "steps": 1, "out": str(tmp_path), "eval_n": 0,
+                             "tensorboard": True}))
+    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc.Reload()
+    assert {"reward_mean", "policy_loss", "approx_kl"} <= set(acc.Tags()["scalars"])
