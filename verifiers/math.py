@@ -6,19 +6,30 @@ Problem field: ``answer`` -- bare LaTeX, text containing ``\\boxed{...}`` (MATH)
 documented in ``math_extract`` and ``math_equiv``. Verdicts: ``correct``, ``wrong``, ``hedged``
 (several candidate answers where one is expected), ``no_answer``, ``parse_error``, and the
 sandbox's ``timeout``/``memory`` for pathological inputs (reward 0 each).
+
+Batches are judged in chunks (one sandbox job grades up to ``chunk_size`` pairs, entry
+``math_judge:judge_many``): a job costs far more than grading a typical pair. A chunk that ends
+in any status but ``ok`` (a tower of powers that ran out of time, say) is re-run pair by pair,
+each in its own job with the single-pair limits, so one pathological response never costs the
+other responses of its chunk their verdicts.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sppo_gym.sandbox import Limits
+from sppo_gym.sandbox import Job, Limits, get_pool
 
-from .base import Verifier
+from .base import Verifier, precheck, score_from_result
+from .score import Score
 
 DEFAULT_WALL_S = 20.0
-"""Job wall time: the comparison itself is bounded to a few CPU seconds (``math_equiv``); the
-rest is headroom for a loaded machine."""
+"""Wall time of a one-pair job: the comparison itself is bounded to a few CPU seconds
+(``math_equiv``); the rest is headroom for a loaded machine."""
+CHUNK_WALL_PER_PAIR_S = 6.0
+MANY_ENTRY = "sppo_gym.verifiers.math_judge:judge_many"
 
 
 def gold_answer(problem: dict) -> str:
@@ -37,8 +48,38 @@ class MathVerifier(Verifier):
     name: ClassVar[str] = "math"
     entry: ClassVar[str] = "sppo_gym.verifiers.math_judge:judge"
 
-    def __init__(self, *, limits: Limits | None = None, **options: Any) -> None:
+    def __init__(self, *, limits: Limits | None = None, chunk_size: int = 16, **options: Any) -> None:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive int (pairs per sandbox job), got {chunk_size!r}")
         super().__init__(limits=limits or Limits(wall_s=DEFAULT_WALL_S, memory_mb=1024), **options)
+        self.chunk_size = chunk_size
 
     def payload(self, response: str, problem: dict) -> dict:
         return {"response": response, "gold": gold_answer(problem)}
+
+    def chunk_limits(self, n: int) -> Limits:
+        assert self.limits is not None
+        return self.limits.with_(wall_s=max(self.limits.wall_s, 10.0 + CHUNK_WALL_PER_PAIR_S * n))
+
+    def verify_batch(self, items: Sequence[tuple[str, dict]]) -> list[Score]:
+        """Chunked over the pool (order kept); failed chunks are re-judged pair by pair."""
+        scores: list[Score | None] = [precheck(r, self.max_chars) for r, _ in items]
+        todo = [i for i, s in enumerate(scores) if s is None]
+        payloads = {i: self.payload(*items[i]) for i in todo}
+        pool = get_pool()
+        size = max(1, min(self.chunk_size, math.ceil(len(todo) / max(1, getattr(pool, "size", 1)))))
+        chunks = [todo[k : k + size] for k in range(0, len(todo), size)]
+        jobs = [Job(MANY_ENTRY, {"items": [payloads[i] for i in c]}, self.chunk_limits(len(c))) for c in chunks]
+        retry: list[int] = []
+        for chunk, res in zip(chunks, pool.run_batch(jobs) if jobs else [], strict=True):
+            values = (res.value or {}).get("scores") if res.status == "ok" else None
+            if not isinstance(values, list) or len(values) != len(chunk):
+                retry.extend(chunk)
+                continue
+            for i, value in zip(chunk, values, strict=True):
+                scores[i] = Score(**{**value, "elapsed": res.elapsed / len(chunk)})
+        if retry:
+            results = pool.run_batch([Job(self.entry, payloads[i], self.limits) for i in retry])
+            for i, res in zip(retry, results, strict=True):
+                scores[i] = score_from_result(res)
+        return [s for s in scores if s is not None]

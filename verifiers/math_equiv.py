@@ -238,9 +238,22 @@ def _scalar_eq(a: sympy.Basic, b: sympy.Basic, gold: Parsed, pred: Parsed) -> bo
     a, b = _evaluate(a), _evaluate(b)
     if a == b:
         return True
-    if not (a.is_Rational and b.is_Rational) and _constants_equal(a, b):
+    if not (a.is_Rational and b.is_Rational) and _numerically_apart(a, b) is False and _constants_equal(a, b):
         return True
     return _decimal_rule(a, b, gold, pred)
+
+
+def _numerically_apart(a: sympy.Basic, b: sympy.Basic) -> bool | None:
+    """Cheap pre-check at 30 digits: True when clearly different (relative gap > 1e-12, so
+    only the decimal rule can still accept), False when they agree, None when not evaluable."""
+    try:
+        with time_limit(STEP_SECONDS):
+            va, vb = sympy.N(a, 30), sympy.N(b, 30)
+        if not (va.is_number and vb.is_number and va.is_finite and vb.is_finite):
+            return None
+        return bool(abs(va - vb) > sympy.Float("1e-12") * max(abs(va), abs(vb), 1))
+    except (StepTimeout, Exception):
+        return None
 
 
 def _evaluate(e: sympy.Basic) -> sympy.Basic:
@@ -257,16 +270,21 @@ def _precision(*exprs: Any) -> int:
 
 
 def _constants_equal(a: sympy.Basic, b: sympy.Basic) -> bool:
-    """Are two constants equal? ``simplify(a - b) == 0``, else agreement to a relative
-    precision scaled to their size (so ``2^300 + sqrt 2`` is not ``2^300``)."""
+    """Are two constants equal? Agreement to a relative precision scaled to their size (so
+    ``2^300 + sqrt 2`` is not ``2^300``), else a symbolic proof ``simplify(a - b) == 0``."""
+    if _agree_at_scaled_precision(a, b):
+        return True
     d = a - b
     if count_nodes(d) <= MAX_NODES:
         try:
             with time_limit(STEP_SECONDS):
-                if sympy.simplify(d) == 0:
-                    return True
+                return bool(sympy.simplify(d) == 0)
         except (StepTimeout, Exception):
-            pass
+            return False
+    return False
+
+
+def _agree_at_scaled_precision(a: sympy.Basic, b: sympy.Basic) -> bool:
     prec = _precision(a, b)
     try:
         with time_limit(STEP_SECONDS):
@@ -310,7 +328,8 @@ def _sig_digits(text: str) -> int:
 
 
 def _symbolic_eq(a: sympy.Basic, b: sympy.Basic) -> bool:
-    """simplify(a - b) == 0, else agreement at random positive points to 1e-20.
+    """Agreement at random positive points to 1e-20 (a disagreement is final), else a symbolic
+    proof ``simplify(a - b) == 0`` when the points were inconclusive.
 
     Variables are taken as positive reals, as graders read ``sqrt(1/n)`` = ``1/sqrt(n)``; the
     symbol sets may differ only when the difference still vanishes (``sin^2 x + cos^2 x`` = 1).
@@ -320,15 +339,22 @@ def _symbolic_eq(a: sympy.Basic, b: sympy.Basic) -> bool:
     a = a.xreplace({s: pos[s.name] for s in _free(a)})
     b = b.xreplace({s: pos[s.name] for s in _free(b)})
     d = a - b
+    sampled = _sample_agreement(a, b, d)
+    if sampled is not None:
+        return sampled
     if count_nodes(d) <= MAX_NODES:
         try:
             with time_limit(STEP_SECONDS):
-                if sympy.simplify(d) == 0:
-                    return True
+                return bool(sympy.simplify(d) == 0)
         except (StepTimeout, Exception):
-            pass
+            return False
+    return False
+
+
+def _sample_agreement(a: sympy.Basic, b: sympy.Basic, d: sympy.Basic) -> bool | None:
+    """False on any disagreement, True after >= 3 agreements, None when not evaluable."""
     if d.has(sympy.Sum, sympy.Product, sympy.Integral, sympy.Derivative, sympy.core.function.AppliedUndef):
-        return False  # not evaluable at sample points: only a symbolic proof counts
+        return None
     syms = sorted(_free(d), key=lambda s: s.name)
     rng = random.Random(0)
     good = 0
@@ -344,4 +370,4 @@ def _symbolic_eq(a: sympy.Basic, b: sympy.Basic) -> bool:
         if abs(va - vb) > sympy.Float(10) ** -20 * (1 + abs(va)):
             return False
         good += 1
-    return good >= 3
+    return True if good >= 3 else None

@@ -156,8 +156,34 @@ def parse_math(text: str) -> Parsed:
                   decimals=len(dec.group(1)) if dec else None)
 
 
+_PLAIN_NUMBER = re.compile(r"^(-?)(\d+(?:\.\d+)?|\.\d+)$")
+_PLAIN_FRACTION = re.compile(r"^(-?)(\d+)\s*/\s*(\d+)$|^(-?)\\frac\{(\d+)\}\{(\d+)\}$")
+
+
+def _fast_number(s: str) -> Any:
+    """Plain numbers and simple fractions straight to sympy (most arithmetic answers), skipping
+    the ANTLR parser; ``None`` when ``s`` is anything else."""
+    s = s.replace(",", "") if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", s) else s
+    m = _PLAIN_NUMBER.match(s)
+    if m:
+        value = safe_number(m.group(2))
+        return -value if m.group(1) else value
+    m = _PLAIN_FRACTION.match(s)
+    if m:
+        sign, num, den = (m.group(1), m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5), m.group(6))
+        if int(den) == 0:
+            return sympy.zoo
+        value = sympy.Rational(int(num), int(den))
+        return -value if sign else value
+    return None
+
+
 def _parse_latex(s: str) -> Any:
     """One alternative -> an unevaluated sympy tree (a list for a top-level ``\\pm``)."""
+    if len(s) < 40:
+        fast = _fast_number(s.strip())
+        if fast is not None:
+            return fast
     s = s.replace("±", "\\pm ").replace("∓", "\\mp ")
     if looks_latex(s):
         latex = normalize_latex(s, _LATEX_FIX)
