@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sppo_gym.verifiers.code_extract import extract_code, fenced_blocks
 from sppo_gym.verifiers.code_testprog import AssertTally, TestProgram
-from sppo_gym.verifiers.python_tests import split_prompt
+from sppo_gym.verifiers.python_tests import MAX_PACK, pack_size_for, split_prompt
 from sppo_gym.verifiers.stdio_judge import normalise, outputs_match
 
 
@@ -83,3 +83,10 @@ def test_rewritten_asserts_count_even_with_optimize(partial):
         with pytest.raises(AssertionError):
             ns["check"](1)
     assert (run.executed, run.held) == (2, 1)
+
+
+@pytest.mark.parametrize(("n", "containers", "k"), [(1, 4, 1), (8, 4, 1), (16, 4, 2), (164, 4, 7), (10_000, 4, 8)])
+def test_pack_size(n, containers, k):
+    """Small batches are not packed; large ones use at most MAX_PACK problems per job."""
+    assert pack_size_for(n, containers) == k
+    assert pack_size_for(n, containers) <= MAX_PACK

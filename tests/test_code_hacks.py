@@ -259,11 +259,12 @@ def test_expected_value_cannot_be_found(sandbox_pool):
 
 
 LEAK = pytest.mark.xfail(strict=True, reason="runtime leak (reported): candidates are forked from the job server, "
-                         "whose freed heap still holds the job request with the test; needs a payload-free zygote")
+                         "whose freed heap still holds the job request with the test; needs a payload-free zygote. "
+                         "(Seen with a 4 KB test in every run; with a tiny test only sometimes.)")
 
 
-@pytest.mark.parametrize("pad", [0, pytest.param(4000, marks=LEAK)])
-def test_expected_value_not_in_candidate_memory(sandbox_pool, pad):
+@LEAK
+def test_expected_value_not_in_candidate_memory(sandbox_pool, pad=4000):
     """A candidate that makes itself dumpable can read its whole address space: no test there."""
     secret, problem = _secret_problem()
     problem["test"] = f"# {'z' * pad} {secret}\n" + problem["test"]

@@ -129,7 +129,7 @@ class PythonTestsVerifier(Verifier):
         todo = [i for i, s in enumerate(out) if s is None]
         payloads = {i: self.payload(*items[i]) for i in todo}  # bad problems raise before any job runs
         pool = get_pool()
-        k = self.pack_size or max(1, min(MAX_PACK, math.ceil(len(todo) / (2 * pool.size))))
+        k = self.pack_size or pack_size_for(len(todo), pool.size)
         groups = [todo[j : j + k] for j in range(0, len(todo), k)]
         retry: list[int] = []
         for group, res in zip(groups, pool.run_batch([self.job([payloads[i] for i in group]) for group in groups]),
@@ -150,6 +150,12 @@ class PythonTestsVerifier(Verifier):
         if len(payloads) == 1:
             return Job(self.entry, payloads[0], limits)
         return Job(PACK_ENTRY, {"items": payloads}, limits.with_(wall_s=limits.wall_s * len(payloads)))
+
+
+def pack_size_for(n: int, containers: int) -> int:
+    """Problems per job: at most MAX_PACK, and at least two rounds of equal jobs per container."""
+    rounds = max(2, math.ceil(n / (containers * MAX_PACK)))
+    return max(1, math.ceil(n / (containers * rounds)))
 
 
 def unpack(result: JobResult, n: int) -> list[Score] | None:
