@@ -91,6 +91,8 @@ class JobContext:
             raise RuntimeError(f"spawn failed: {msg}")
         cand = Candidate(self, msg["cid"], fds, stdin)
         self._candidates.append(cand)
+        if target is not None:
+            cand.send(args or {})  # candidate_boot reads its arguments first
         return cand
 
     # ---- control socket ----------------------------------------------------------------
@@ -112,8 +114,9 @@ class JobContext:
     def _kill(self, cid: int) -> dict:
         return self._request({"op": "kill", "cid": cid})[0]
 
-    def _wait(self, cid: int) -> dict:
-        return self._request({"op": "wait", "cid": cid})[0]
+    def _wait(self, cid: int, timeout: float | None = None) -> dict:
+        """Exit status of a candidate; ``returncode`` is None if it still runs after ``timeout``."""
+        return self._request({"op": "wait", "cid": cid, "timeout": timeout})[0]
 
     def close_all(self) -> None:
         for cand in self._candidates:
@@ -160,7 +163,7 @@ class Candidate:
                 raise self._exited() from e
 
     def _exited(self) -> CandidateExited:
-        info = self._ctx._wait(self.cid)
+        info = self._ctx._wait(self.cid, 5.0)
         self.returncode = info.get("returncode")
         self._drain(self._ctx.limits.get("output_bytes", 65536))
         return CandidateExited(f"candidate exited with code {self.returncode}", self.returncode)
@@ -226,10 +229,12 @@ class Candidate:
                 if len(bufs[fd]) > budget:
                     limit = "output"
         sel.close()
+        if limit is None:  # output closed; the process may still run (it may have closed them itself)
+            self.returncode = self._ctx._wait(self.cid, max(0.0, deadline - time.monotonic())).get("returncode")
+            if self.returncode is None:
+                limit = "timeout"
         if limit is not None:
             self.kill()
-        else:
-            self.returncode = self._ctx._wait(self.cid).get("returncode")
         if limit is None and self.returncode == -25:  # SIGXFSZ
             limit = "file_size"
         return Completed(self.returncode, bytes(self.stdout[:budget]), bytes(self.stderr[:budget]),

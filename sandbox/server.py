@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import cleanup
-from .channel import Channel
 from .protocol import HEADER, FrameReader, encode
 from .runtime import JobContext  # imported here so that forked jobs start with it loaded
 
 SCRATCH = "/scratch"
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_BOOT = "import sys; sys.path.insert(0, {root!r}); from sppo_gym.sandbox.candidate_boot import main; main(sys.argv[1])"
 UID_BASE = 1 << 20
 UID_BLOCK = 1 << 16
 SETUP_FAILED = 70  # exit code of a judge process that failed before reaching its entry point
@@ -96,7 +97,7 @@ class RunningJob:
     output_total: int = 0
     candidates: dict[int, CandidateProc] = field(default_factory=dict)
     ctrl_reader: FrameReader = field(default_factory=FrameReader)
-    pending_waits: list[int] = field(default_factory=list)
+    pending_waits: list[tuple[int, float]] = field(default_factory=list)
     status: str | None = None
     judge_status: int | None = None
     result_done: bool = False
@@ -148,7 +149,9 @@ class Server:
             for job in self.jobs.values():
                 fds += [job.result_fd, *job.out_fds, job.ctrl.fileno()]
             now = time.monotonic()
-            timeout = min((j.deadline - now for j in self.jobs.values()), default=None)
+            deadlines = [j.deadline for j in self.jobs.values()]
+            deadlines += [d for j in self.jobs.values() for _, d in j.pending_waits]
+            timeout = min((d - now for d in deadlines), default=None)
             try:
                 ready, _, _ = select.select(fds, [], [], None if timeout is None else max(0.0, timeout))
             except InterruptedError:
@@ -159,6 +162,7 @@ class Server:
             if self.in_fd in ready:
                 self.read_requests()
             for job in list(self.jobs.values()):
+                self.flush_waits(job)
                 self.pump(job, ready)
 
     def read_requests(self) -> None:
@@ -318,7 +322,9 @@ class Server:
                 self.reap()
                 self.answer_wait(job, req.get("cid"), ack=True)
             elif op == "wait":
-                job.pending_waits.append(req.get("cid"))
+                timeout = req.get("timeout")
+                deadline = time.monotonic() + float(timeout) if timeout is not None else job.deadline
+                job.pending_waits.append((req.get("cid"), deadline))
                 self.flush_waits(job)
 
     def spawn(self, job: RunningJob, req: dict) -> None:
@@ -349,13 +355,12 @@ class Server:
                     with open(os.path.basename(name), "wb") as f:
                         f.write(base64.b64decode(data))
                 env = _child_env(home)
-                if req.get("argv"):
-                    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a shell would start it
-                    os.execvpe(req["argv"][0], req["argv"], env)
-                os.environ.clear()
-                os.environ.update(env)
-                _run_target(self.resolve(req["target"]), req.get("args") or {})
-                os._exit(0)
+                # Always exec: a fork of this server would carry its memory (earlier requests
+                # linger in freed buffers) into untrusted hands. Target candidates start in a
+                # fresh interpreter via candidate_boot.
+                argv = req.get("argv") or [sys.executable, "-I", "-c", _BOOT.format(root=PACKAGE_ROOT), req["target"]]
+                signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a shell would start it
+                os.execvpe(argv[0], argv, env)
             except BaseException:
                 traceback.print_exc()
             finally:
@@ -390,10 +395,12 @@ class Server:
                         self.flush_waits(job)
 
     def flush_waits(self, job: RunningJob) -> None:
-        for cid in list(job.pending_waits):
+        now = time.monotonic()
+        for item in list(job.pending_waits):
+            cid, deadline = item
             cand = job.candidates.get(cid)
-            if cand is None or cand.status is not None:
-                job.pending_waits.remove(cid)
+            if cand is None or cand.status is not None or now >= deadline:
+                job.pending_waits.remove(item)
                 self.answer_wait(job, cid)
 
     def answer_wait(self, job: RunningJob, cid: int | None, ack: bool = False) -> None:
@@ -500,10 +507,6 @@ def _run_judge(func: Any, payload: dict, ctrl: socket.socket, home: str, deadlin
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
-
-
-def _run_target(func: Any, args: dict) -> None:
-    func(args, Channel(3))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -258,14 +258,10 @@ def test_expected_value_cannot_be_found(sandbox_pool):
         assert (score.reward, score.verdict) == (0.0, "failed"), (name, score)
 
 
-LEAK = pytest.mark.xfail(strict=True, reason="runtime leak (reported): candidates are forked from the job server, "
-                         "whose freed heap still holds the job request with the test; needs a payload-free zygote. "
-                         "(Seen with a 4 KB test in every run; with a tiny test only sometimes.)")
-
-
-@LEAK
-def test_expected_value_not_in_candidate_memory(sandbox_pool, pad=4000):
-    """A candidate that makes itself dumpable can read its whole address space: no test there."""
+@pytest.mark.parametrize("pad", [0, 4000])
+def test_expected_value_not_in_candidate_memory(sandbox_pool, pad):
+    """A candidate that makes itself dumpable can read its whole address space: no test there
+    (candidates are exec'd fresh, never forks of the job server that held the request)."""
     secret, problem = _secret_problem()
     problem["test"] = f"# {'z' * pad} {secret}\n" + problem["test"]
     score = PythonTestsVerifier(timeout_s=30.0).verify(SEARCH.replace("SEARCHER", "_memory"), problem)

@@ -9,7 +9,6 @@ import time
 import docker
 import pytest
 from sppo_gym.sandbox import Job, Limits
-from sppo_gym.sandbox.transport import LABEL
 
 pytestmark = pytest.mark.docker
 
@@ -194,11 +193,16 @@ def test_malformed_payloads_do_not_break_the_server(sandbox_pool):
 
 def test_container_killed_mid_job_is_retried_not_scored(sandbox_pool):
     client = docker.from_env()
+    import socket
     import threading
 
-    def kill_soon():
+    from sppo_gym.sandbox.transport import OWNER_LABEL
+
+    mine = {"label": f"{OWNER_LABEL}={socket.gethostname()}:{__import__('os').getpid()}"}
+
+    def kill_soon():  # only this process's containers: other pools on the machine are not ours
         time.sleep(1.0)
-        for c in client.containers.list(filters={"label": LABEL}):
+        for c in client.containers.list(filters=mine):
             try:
                 c.kill()
             except docker.errors.APIError:
