@@ -173,7 +173,7 @@ BUILTIN_CASES = {
     "math": ([{"task_id": "half", "question": "What is 1/2 as a decimal?", "answer": "\\frac{1}{2}"}],
              "{question}", "So it is \\boxed{0.5}.", "\\boxed{0.6}"),
     "exact": ([{"task_id": "w", "question": "Spell 'cat' backwards.", "answer": "tac"}],
-              "{question}", "tac", "cat"),
+              "{question}", "Answer: tac", "Answer: cat"),
     "python_tests": ([{"task_id": "sq", "prompt": "Return x squared.", "entry_point": "sq",
                        "test": "assert sq(3) == 9\nassert sq(-2) == 4"}],
                      None, "```python\ndef sq(x):\n    return x * x\n```", "```python\ndef sq(x):\n    return 2 * x\n```"),
