@@ -30,7 +30,7 @@ START_TIMEOUT_S = 60.0
 """Time for a server to accept a job; covers importing an entry module the first time."""
 RETRY_BACKOFF_S = 1.0
 """Pause before the n-th retry is n times this."""
-GRACE_S = 5.0
+GRACE_S = 20.0
 """Extra host-side wait beyond a job's wall time before the container is declared wedged."""
 
 

@@ -29,19 +29,19 @@ def reap_strays(client, *, everything: bool = False) -> list[str]:
     """
     host = socket.gethostname()
     removed = []
-    try:
-        containers = client.containers.list(all=True, filters={"label": LABEL})
+    try:  # one API call (no per-container inspect that could race with auto-removal)
+        containers = client.api.containers(all=True, filters={"label": LABEL})
     except Exception as e:  # engine down: nothing to reap now
         log.warning("reaper could not list containers: %s", e)
         return removed
     for c in containers:
-        owner = c.labels.get(OWNER_LABEL, "")
+        owner = (c.get("Labels") or {}).get(OWNER_LABEL, "")
         owner_host, _, pid = owner.rpartition(":")
         stray = everything or (owner_host == host and pid.isdigit() and not _alive(int(pid)))
         if stray:
             try:
-                c.remove(force=True)
-                removed.append(c.id)
-            except Exception as e:
-                log.warning("reaper could not remove %s: %s", c.short_id, e)
+                client.api.remove_container(c["Id"], force=True)
+                removed.append(c["Id"])
+            except Exception as e:  # already gone (auto-removed) or engine trouble
+                log.debug("reaper could not remove %s: %s", c["Id"][:12], e)
     return removed

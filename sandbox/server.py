@@ -288,7 +288,9 @@ class Server:
         if job.status is None:
             msg = _parse_result(job.result_buf, job.judge_status)
         elapsed = time.monotonic() - job.started
-        recycle = self.dirty or msg.get("limit_hit") is not None or any(c.killed or (c.status or 0) & 0x7F for c in job.candidates.values())
+        # Killing candidates is routine (kill_uid + scrub leave nothing behind); recycle only when a
+        # limit ended the judge itself or cleanup could not prove the container clean.
+        recycle = self.dirty or msg.get("limit_hit") is not None
         msg.update(
             id=job.job_id,
             elapsed=elapsed,
