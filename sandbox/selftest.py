@@ -62,7 +62,7 @@ def call_candidate(payload: dict, ctx: JobContext) -> dict:
     cand = ctx.spawn(target="sppo_gym.sandbox.selftest:serve_code", args={"code": payload["code"]})
     try:
         cand.send({"call": payload.get("arg")})
-        reply = cand.recv(timeout=payload.get("timeout", 2.0))
+        reply = cand.recv(timeout=payload.get("timeout", 20.0))
         return {"reply": repr(reply), "type": type(reply).__name__}
     except Exception as e:
         return {"error": type(e).__name__, "detail": str(e)[:300], "returncode": cand.returncode}
