@@ -196,3 +196,22 @@ def test_sync_vectorization_mode():
     # NEXT_STEP trap: without a reset, the next step only resets; resetting before each step avoids it
     obs, _ = envs.reset(options={"index": 1})
     assert envs.step(["2", "2"])[1].tolist() == [1.0, 1.0]
+
+
+def test_sandbox_error_passes_through_unchanged():
+    """The env layer never rewrites a verdict: trainers must be able to drop sandbox_error samples."""
+    from sppo_gym.verifiers import Score
+
+    def infra_down(response: str, problem: dict) -> Score:
+        return Score(0.0, "sandbox_error", detail="engine unreachable")
+
+    register_task("test_envs/Infra-v0", problems=ROWS[:2], prompt="{q}", verifier=infra_down)
+    env = gym.make("test_envs/Infra-v0")
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step("2")
+    assert (reward, info["verdict"], info["passed"], info["detail"]) == (0.0, "sandbox_error", False,
+                                                                        "engine unreachable")
+    envs = gym.make_vec("test_envs/Infra-v0", num_envs=2)
+    envs.reset(seed=0)
+    infos = envs.step(["0", "2"])[4]
+    assert (infos["verdict"] != "sandbox_error").tolist() == [False, False]
