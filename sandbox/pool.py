@@ -26,7 +26,7 @@ from .transport import DockerTransport, LocalTransport, Transport, TransportErro
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0
 """Time for a server to accept a job; covers importing an entry module the first time."""
 RETRY_BACKOFF_S = 1.0
 """Pause before the n-th retry is n times this."""
