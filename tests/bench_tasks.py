@@ -11,7 +11,8 @@ from sppo_gym.verifiers import Score
 
 SUM_ID = "bench_test/Sum-v0"
 N_PROBLEMS = 12
-FLAKY_INDEX = 5  # this problem's verification reports an infrastructure failure
+FLAKY_INDEX = 5  # this problem's verification reports an infrastructure failure ...
+FLAKY = {"on": True}  # ... while this is on (tests switch it off to see a resume verify it again)
 
 
 def problems() -> list[dict]:
@@ -21,7 +22,7 @@ def problems() -> list[dict]:
 
 def sum_verifier(response: str, problem: dict) -> Score:
     """1.0 for the exact sum; a ``sandbox_error`` verdict for the flaky problem, as the sandbox gives."""
-    if problem["flaky"]:
+    if problem["flaky"] and FLAKY["on"]:
         return Score(0.0, "sandbox_error", detail="injected infrastructure failure")
     ok = response.strip() == problem["answer"]
     return Score(1.0 if ok else 0.0, "correct" if ok else "wrong", passed=ok)

@@ -164,14 +164,32 @@ def test_resume_after_interruption_redoes_nothing(tmp_path) -> None:
     res = run_bench(second, env, settings, tmp_path, progress=False)
     assert sum(second.calls.values()) == 20 - len(done)  # only the missing samples were generated
     keys = [(x["index"], x["sample"]) for x in _lines(tmp_path)]
-    assert sorted(keys) == [(i, j) for i in range(10) for j in range(2)]  # each exactly once
+    again = {(x["index"], x["sample"]) for x in done if x["verdict"] == "sandbox_error"}  # verified twice
+    assert sorted(keys) == sorted([(i, j) for i in range(10) for j in range(2)] + list(again))
     r = res["envs"][SUM_ID]
-    assert r["resumed_samples"] == len(done) and r["samples"] == 20
+    assert r["resumed_samples"] == len(done) - len(again) and r["reverified_samples"] == len(again)
+    assert r["samples"] == 20
     assert r["accuracy"] == 1.0 and r["sandbox_errors"] == 2
     # a rerun with everything done generates nothing and gives the same numbers
     third = CountingPolicy()
     again = run_bench(third, env, settings, tmp_path, progress=False)
     assert sum(third.calls.values()) == 0 and again["envs"][SUM_ID]["pass_at_k"] == r["pass_at_k"]
+
+
+def test_resume_verifies_sandbox_errors_again(tmp_path, monkeypatch) -> None:
+    import bench_tasks
+
+    register_sum_task()
+    env = [EnvSpec(SUM_ID, {}, SUM_ID)]
+    first = run_bench(CountingPolicy(), env, BenchSettings(n=8), tmp_path, progress=False)
+    assert first["envs"][SUM_ID]["sandbox_errors"] == 1
+    monkeypatch.setitem(bench_tasks.FLAKY, "on", False)  # the sandbox works again
+    pol = CountingPolicy()
+    r = run_bench(pol, env, BenchSettings(n=8), tmp_path, progress=False)["envs"][SUM_ID]
+    assert sum(pol.calls.values()) == 0  # the stored response is verified again, not regenerated
+    assert r["sandbox_errors"] == 0 and r["reverified_samples"] == 1 and r["resumed_samples"] == 7
+    assert r["accuracy"] == 1.0 and r["scored_first_samples"] == 8
+    assert len(_lines(tmp_path)) == 9
 
 
 def test_resume_refuses_other_settings(tmp_path) -> None:

@@ -41,6 +41,7 @@ def test_readme_example_runs(tmp_path, sandbox_pool) -> None:
         assert out.returncode == 0, (args, out.stderr[-2000:])
         outputs.append(out.stdout)
     calc = json.loads((tmp_path / "runs" / "calc" / "results.json").read_text())
-    assert calc["accuracy"]["sppo_gym/Arithmetic-v0"] == 1.0
+    verdicts = calc["envs"]["sppo_gym/Arithmetic-v0"]["verdicts"]
+    assert calc["accuracy"]["sppo_gym/Arithmetic-v0"] == 1.0, f"verdicts {verdicts}: is the sandbox healthy?"
     row = next(line for line in outputs[-1].splitlines() if line.startswith("| sppo_gym/Arithmetic-v0 | accuracy"))
     assert row.rstrip().endswith("| 100.0% |")  # the calculator column

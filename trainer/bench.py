@@ -8,7 +8,8 @@ prompts come from ``gymnasium.make`` + ``reset(options={"index": i})``; response
 ``gymnasium.make_vec`` in batches, the next batch generating while the last one is verified.
 
 Every scored sample is appended (and flushed) to ``samples.jsonl`` at once; a rerun with the
-same ``--out`` skips the samples already there, so an interrupted run resumes where it stopped.
+same ``--out`` skips the samples already there, so an interrupted run resumes where it stopped,
+and verifies again the stored responses whose verification hit a sandbox error.
 
 Metrics (samples with verdict ``sandbox_error`` are infrastructure failures: they are counted
 in ``sandbox_errors`` and left out of every denominator, never scored as 0):
@@ -188,10 +189,11 @@ def bench_env(policy: Policy, env: EnvSpec, s: BenchSettings, store: SampleStore
     try:
         check_size(prompt_env, env, s.n)
         _, info0 = prompt_env.reset(options={"index": 0})
-        todo = [(i, j) for i in range(s.n) for j in range(s.k) if not store.has(key, i, j)]
+        reuse = {ij: r for ij, r in store.to_reverify(key).items() if ij[0] < s.n and ij[1] < s.k}
+        todo = [(i, j) for i in range(s.n) for j in range(s.k) if not store.has(key, i, j) or (i, j) in reuse]
         timer = _Timer()
         t0 = time.perf_counter()
-        _run_samples(policy, env, key, todo, prompt_env, vec, s, store, timer, progress)
+        _run_samples(policy, env, key, todo, reuse, prompt_env, vec, s, store, timer, progress)
         wall_s = time.perf_counter() - t0
     finally:
         vec.close()
@@ -199,7 +201,7 @@ def bench_env(policy: Policy, env: EnvSpec, s: BenchSettings, store: SampleStore
     summary = summarise(store.records(key), s.n, s.k)
     summary.update(
         env_id=env.env_id, env_kwargs=env.kwargs, split=split, versions=_plain(info0.get("versions", {})),
-        resumed_samples=s.n * s.k - len(todo),
+        resumed_samples=s.n * s.k - len(todo), reverified_samples=len(reuse),
         timings={"wall_s": wall_s, "generate_s": timer.generate_s, "score_s": timer.score_s,
                  "new_samples": timer.new_samples,
                  "samples_per_s": timer.new_samples / wall_s if wall_s > 0 and timer.new_samples else None,
@@ -208,8 +210,9 @@ def bench_env(policy: Policy, env: EnvSpec, s: BenchSettings, store: SampleStore
     return summary
 
 
-def _run_samples(policy: Policy, env: EnvSpec, key: str, todo: list[tuple[int, int]], prompt_env: Any,
-                 vec: Any, s: BenchSettings, store: SampleStore, timer: _Timer, progress: bool) -> None:
+def _run_samples(policy: Policy, env: EnvSpec, key: str, todo: list[tuple[int, int]],
+                 reuse: dict[tuple[int, int], str], prompt_env: Any, vec: Any, s: BenchSettings,
+                 store: SampleStore, timer: _Timer, progress: bool) -> None:
     """Two-stage pipeline: the policy generates batch t+1 while the env verifies batch t."""
     from tqdm.auto import tqdm
 
@@ -225,8 +228,7 @@ def _run_samples(policy: Policy, env: EnvSpec, key: str, todo: list[tuple[int, i
                     prompts[i] = prompt_env.reset(options={"index": i})[0]
             batch_prompts = [prompts[i] for i, _ in chunk]
             t = time.perf_counter()
-            seeds = [sample_seed(s.seed, env.label, i, j) for i, j in chunk]
-            responses = policy.generate(batch_prompts, seeds, s.sampling)
+            responses = _generate(policy, env, chunk, batch_prompts, reuse, s)
             timer.generate_s += time.perf_counter() - t
             if pending is not None:
                 _save(pending.result(), store, bar, timer)
@@ -242,6 +244,15 @@ def _run_samples(policy: Policy, env: EnvSpec, key: str, todo: list[tuple[int, i
                 pass
         scorer.shutdown(wait=False, cancel_futures=True)
         bar.close()
+
+
+def _generate(policy: Policy, env: EnvSpec, chunk: list[tuple[int, int]], prompts: list[str],
+              reuse: dict[tuple[int, int], str], s: BenchSettings) -> list[str]:
+    """Responses for a batch: new ones from the policy, stored ones for samples being re-verified."""
+    need = [b for b, ij in enumerate(chunk) if ij not in reuse]
+    fresh = iter(policy.generate([prompts[b] for b in need],
+                                 [sample_seed(s.seed, env.label, *chunk[b]) for b in need], s.sampling) if need else [])
+    return [reuse[ij] if ij in reuse else next(fresh) for ij in chunk]
 
 
 def _save(scored: tuple[list[dict], float], store: SampleStore, bar: Any, timer: _Timer) -> None:

@@ -113,8 +113,9 @@ def _run(env_ids: list[str], env_kwargs: list[str], policy_spec: str, out: Path,
     plots = write_plots(results, out)
     typer.echo(results_table(results))
     for label, r in results["envs"].items():
-        if r["samples"] and r["sandbox_errors"] == r["samples"]:
-            typer.echo(f"warning: every sample of {label} hit a sandbox error; run `sppo-gym sandbox doctor`",
-                       err=True)
+        if r["sandbox_errors"]:
+            doctor = "check `sppo-gym sandbox doctor`, then " if r["sandbox_errors"] == r["samples"] else ""
+            typer.echo(f"warning: {r['sandbox_errors']} of {r['samples']} samples of {label} hit a sandbox error "
+                       f"(left out of the metrics); {doctor}rerun the same command to verify them again", err=True)
     typer.echo(f"\nresults {out / 'results.json'}, samples {out / 'samples.jsonl'}, charts "
                + ", ".join(str(p) for p in plots))

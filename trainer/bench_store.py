@@ -1,7 +1,8 @@
 """``samples.jsonl`` of a benchmark run: one line per scored sample, appended and flushed at once.
 
 The file is the run's memory: a rerun with the same ``--out`` reads it and generates only the
-samples that are missing. ``run.json`` next to it holds the settings that change what a sample
+samples that are missing; samples whose verification hit a sandbox error are verified again (their
+stored response, not a new one), and the later line wins. ``run.json`` next to it holds the settings that change what a sample
 means (policy, temperature, top_p, seed, max_new_tokens); resuming with different ones is refused,
 because mixing them would silently blend two experiments. A line cut short by a crash (no
 trailing newline, or not valid JSON) is dropped and rewritten.
@@ -68,6 +69,10 @@ class SampleStore:
 
     def has(self, key: str, index: int, sample: int) -> bool:
         return (index, sample) in self._samples.get(key, {})
+
+    def to_reverify(self, key: str) -> dict[tuple[int, int], str]:
+        """Responses whose verification hit a sandbox error: scored again on resume, not regenerated."""
+        return {ij: r["response"] for ij, r in self._samples.get(key, {}).items() if r["verdict"] == "sandbox_error"}
 
     def add(self, record: dict) -> None:
         """Append one sample and flush it to the OS, so a killed run keeps it."""
