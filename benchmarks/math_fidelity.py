@@ -97,24 +97,30 @@ def agreement(rows: list[dict], rewards: list[float]) -> dict:
 
 
 def throughput(rows: list[dict], batch: int, reps: int) -> dict:
-    """Pairs/s: ours through the sandbox pool vs Math-Verify in-process on the same batches."""
+    """Pairs/s: ours through the sandbox pool vs Math-Verify in-process on the same batches.
+
+    The two are timed alternately, batch by batch, so that changes in the machine's load hit
+    both alike; each batch holds rows not used before (Math-Verify caches parses per string)."""
     from sppo_gym.verifiers import get_verifier
 
     ordinary = [r for r in rows if r["category"] not in UNSAFE_FOR_MV]
-    batches = [[ordinary[(k * batch + j) % len(ordinary)] for j in range(batch)] for k in range(reps)]
+    if batch * (reps + 1) > len(ordinary):
+        raise ValueError(f"--batch {batch} x (--reps {reps} + 1 warm-up) exceeds the {len(ordinary)} ordinary rows")
+    batches = [ordinary[k * batch : (k + 1) * batch] for k in range(reps + 1)]
     verifier = get_verifier("math")
-    verifier.verify_batch([(r["response"], {"answer": r["gold"]}) for r in batches[0]])  # warm the pool
-    t0 = time.perf_counter()
+    warm = batches.pop()
+    verifier.verify_batch([(r["response"], {"answer": r["gold"]}) for r in warm])  # start the pool
+    for r in warm:
+        mv_reward(r)  # Math-Verify's lazy imports
+    ours_s = mv_s = 0.0
     for b in batches:
+        t0 = time.perf_counter()
         verifier.verify_batch([(r["response"], {"answer": r["gold"]}) for r in b])
-    ours_s = time.perf_counter() - t0
-    for r in batches[0][:8]:
-        mv_reward(r)  # warm Math-Verify's lazy imports as well
-    t0 = time.perf_counter()
-    for b in batches:
+        ours_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
         for r in b:
             mv_reward(r)
-    mv_s = time.perf_counter() - t0
+        mv_s += time.perf_counter() - t0
     n = batch * reps
     return {"batch": batch, "reps": reps, "ours_pairs_per_s": n / ours_s, "math_verify_pairs_per_s": n / mv_s,
             "ratio": (n / ours_s) / (n / mv_s)}

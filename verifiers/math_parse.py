@@ -137,9 +137,10 @@ def parse_math(text: str) -> Parsed:
     if re.search(r"\d{" + str(MAX_DIGITS // 4) + ",}", s):
         return Parsed("math", None, s, huge=True)
     mixed = _MIXED.match(s)
-    if mixed:  # plain-text mixed number "2 1/2"
+    if mixed and int(mixed.group(4)) != 0:  # plain-text mixed number "2 1/2"
         sign, whole, num, den = mixed.groups()
-        s = f"{sign}({whole}+\\frac{{{num}}}{{{den}}})"
+        value = sympy.Integer(int(whole)) + sympy.Rational(int(num), int(den))
+        return Parsed("math", -value if sign else value, s, percent=c.percent, unit=c.unit)
     parts = [p.strip() for p in _OR_SPLIT.split(s) if p.strip()]
     multi = len(parts) > 1 or "\\pm" in s or "±" in s or "\\mp" in s
     raw = [_parse_latex(p) for p in parts]
