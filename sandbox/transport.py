@@ -101,7 +101,9 @@ class DockerTransport(_FramedStream):
                 stdin_open=True,
                 detach=False,  # with stdin_open this sets StdinOnce: host gone => stdin EOF => server exits
                 tty=False,
-                environment={"LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+                environment={"LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                             # root's HOME is read-only: matplotlib (imported by reasoning-gym) caches here
+                             "MPLCONFIGDIR": "/scratch/.matplotlib-server"},
                 labels={LABEL: "1", OWNER_LABEL: owner_id()},
                 host_config=host_config,
                 network_disabled=True,

