@@ -21,6 +21,7 @@ same run. Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import multiprocessing as mp
 import sys
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default="bench-out/math_fidelity.json")
     args = ap.parse_args(argv)
-    import math_verify
+    import math_verify  # noqa: F401  (imported once here, not in every forked row)
     from sppo_gym.sandbox import get_pool
 
     rows = load_rows()
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "rows": len(rows),
         "sandbox_backend": get_pool().backend,
-        "math_verify_version": getattr(math_verify, "__version__", "unknown"),
+        "math_verify_version": importlib.metadata.version("math-verify"),
         "ours": agreement(rows, ours),
         "math_verify": {**agreement(rows, mv), "timeouts": mv_timeouts},
         "ours_sandbox_errors": verdicts.count("sandbox_error"),
