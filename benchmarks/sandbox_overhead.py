@@ -15,8 +15,6 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import docker
-
 from sppo_gym.sandbox import ContainerLimits, Job, SandboxPool
 from sppo_gym.sandbox.transport import LABEL
 
