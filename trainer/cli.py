@@ -13,12 +13,11 @@ app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox", help="Build and check the Docker sandbox.")
 
 
-def _register_optional(module: str, name: str) -> None:
-    """Attach a sub-command defined in ``module`` as function ``name`` (kept import-light)."""
+def _register(module: str, name: str) -> None:
+    """Attach the command function ``name`` of ``module`` (each module keeps its heavy imports lazy)."""
     import importlib
 
-    mod = importlib.import_module(module)
-    app.command(name.replace("_command", ""))(getattr(mod, name))
+    app.command(name.removesuffix("_command"))(getattr(importlib.import_module(module), name))
 
 
 for _module, _name in (
@@ -26,11 +25,7 @@ for _module, _name in (
     ("sppo_gym.trainer.train_cli", "train_command"),
     ("sppo_gym.trainer.bench_cli", "bench_command"),
 ):
-    try:
-        _register_optional(_module, _name)
-    except ModuleNotFoundError as e:  # during development a layer may not exist yet
-        if e.name != _module:
-            raise
+    _register(_module, _name)
 
 if __name__ == "__main__":
     app()
