@@ -1,13 +1,15 @@
 """Coq proofs checked per second over the built-in theorem set: warm sandbox pool vs a fresh
 container per proof, same verifier code, same concurrency, measured in the same run.
 
-    python benchmarks/coq_throughput.py [--n 336] [--fresh-n 24] [--pool-size N] [--timeout 30]
+    python benchmarks/coq_throughput.py [--n 336] [--k 16] [--rounds 2] [--pool-size N] [--timeout 30]
 
 Each check is the full pipeline of the ``coq`` verifier (screen, [preamble,] coqc on the
 candidate, the trusted statement check with Print Assumptions, coqchk). The warm path is
 ``CoqVerifier.verify_batch`` on the process pool; the baseline starts a one-container pool per
-proof (container start + the same job + teardown). Every reference proof must come back
-``proved``; the script fails otherwise, so a throughput number never hides a broken check.
+proof (container start + the same job + teardown), with the same number of concurrent workers.
+First the whole set goes through the warm pool (``--n``); then both paths run the same ``--k``
+proofs for ``--rounds`` rounds, alternating which path goes first. Every reference proof must come
+back ``proved``; the script fails otherwise, so a throughput number never hides a broken check.
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ def pick(rows: list[dict], n: int) -> list[dict]:
     return [rows[int(i * step)] for i in range(n)]
 
 
-def bench_warm(pool: SandboxPool, rows: list[dict], timeout: float) -> tuple[float, list]:
+def bench_warm(pool: SandboxPool, rows: list[dict], timeout: float, warmup: bool = True) -> tuple[float, list]:
     verifier = get_verifier("coq", compile_timeout_s=timeout, check_timeout_s=timeout)
-    warm_rows = pick(rows, pool.size)
-    pool.warm()
-    verifier.verify_batch([(response(r), r) for r in warm_rows])  # every container has run a job once
+    if warmup:
+        pool.warm()
+        verifier.verify_batch([(response(r), r) for r in pick(rows, pool.size)])  # every container ran once
     t0 = time.perf_counter()
     scores = verifier.verify_batch([(response(r), r) for r in rows])
     dt = time.perf_counter() - t0
@@ -67,31 +69,49 @@ def check(label: str, rows: list[dict], scores: list) -> None:
         raise SystemExit(f"{label}: {len(bad)} reference proofs not proved: {bad[:5]}")
 
 
+def compare(pool: SandboxPool, rows: list[dict], rounds: int, timeout: float) -> tuple[float, float]:
+    """Warm vs fresh on the same proofs, alternating which goes first each round, so that both
+    paths see the same machine load (a shared machine's load drifts over minutes)."""
+    t_warm = t_fresh = 0.0
+    for r in range(rounds):
+        order = ("warm", "fresh") if r % 2 == 0 else ("fresh", "warm")
+        for path in order:
+            t0 = time.perf_counter()
+            if path == "warm":
+                _, scores = bench_warm(pool, rows, timeout, warmup=False)
+                t_warm += time.perf_counter() - t0
+            else:
+                _, scores = bench_fresh(rows, pool.size, timeout)
+                t_fresh += time.perf_counter() - t0
+            check(path, rows, scores)
+    n = len(rows) * rounds
+    return n / t_warm, n / t_fresh
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=336, help="proofs for the warm pool (default: the whole set)")
-    ap.add_argument("--fresh-n", type=int, default=24, help="proofs for the fresh-container baseline")
+    ap.add_argument("--n", type=int, default=336, help="proofs for the whole-set pass on the warm pool (0: skip)")
+    ap.add_argument("--k", type=int, default=16, help="proofs per round of the warm-vs-fresh comparison")
+    ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--pool-size", type=int, default=None)
     ap.add_argument("--timeout", type=float, default=30.0, help="compile_timeout_s and check_timeout_s")
     args = ap.parse_args()
     rows = build()
-    warm_rows, fresh_rows = pick(rows, args.n), pick(rows, args.fresh_n)
     with SandboxPool(args.pool_size) as pool:
         set_pool(pool)
-        warm, warm_scores = bench_warm(pool, warm_rows, args.timeout)
         workers = pool.size
+        if args.n:
+            whole, scores = bench_warm(pool, pick(rows, args.n), args.timeout)
+            check("whole set", pick(rows, args.n), scores)
+            steps: Counter = Counter()
+            for s in scores:
+                steps.update(s.extra.get("steps", {}))
+            per_step = ", ".join(f"{k} {v / len(scores):.2f} s" for k, v in steps.items())
+            print(f"whole set: {len(scores)} proofs, all proved, {whole:.2f} proofs/s on the warm pool; "
+                  f"median judge time {statistics.median(s.elapsed for s in scores):.2f} s ({per_step})")
+        warm, fresh = compare(pool, pick(rows, args.k), args.rounds, args.timeout)
     set_pool(None)
-    check("warm pool", warm_rows, warm_scores)
-    fresh, fresh_scores = bench_fresh(fresh_rows, workers, args.timeout)
-    check("fresh container", fresh_rows, fresh_scores)
-    steps = Counter()
-    for s in warm_scores:
-        steps.update(s.extra.get("steps", {}))
-    per_step = ", ".join(f"{k} {v / len(warm_scores):.2f} s" for k, v in steps.items())
-    print(f"concurrency {workers}; {len(warm_rows)} proofs warm, {len(fresh_rows)} fresh; all proved; "
-          f"budgets {args.timeout:g} s")
-    print(f"median judge time per proof (warm): {statistics.median(s.elapsed for s in warm_scores):.2f} s "
-          f"(mean per step: {per_step})")
+    print(f"concurrency {workers}; {args.k} proofs x {args.rounds} rounds per path, interleaved; budgets {args.timeout:g} s")
     print("| path | proofs/s | vs fresh container |")
     print("|---|---|---|")
     for name, r in (("warm pool", warm), ("fresh container per proof", fresh)):
