@@ -80,9 +80,19 @@ CASES = [
     ("after_limits", INDUCTION, ADD, "proved"),
 ]
 
+# A tactic that never ends in constant memory: 2^40 nested calls, 40 deep (a recursive Ltac loop
+# would grow the stack and end as "memory" instead).
+DEEP = "One"
+for _ in range(40):
+    DEEP = f"(Dbl {DEEP})"
+SPIN = ("Inductive bin := One | Dbl (b : bin).\n"
+        "Fixpoint spin (p : bin) (b : bool) : bool := match p with One => negb b | Dbl q => spin q (spin q b) end.\n"
+        "Theorem add_0_r : forall n : nat, n + 0 = n.\n"
+        f"Proof. let x := eval vm_compute in (spin {DEEP} true) in idtac. {INDUCTION} Qed.")
+
 # run with a short compile budget so that the test stays quick
 LIMIT_CASES = [
-    ("nonterminating_tactic", "Ltac loop := idtac; loop.\nloop.", ADD, "timeout"),
+    ("nonterminating_tactic", SPIN, ADD, "timeout"),
     ("after_timeout", INDUCTION, ADD, "proved"),
 ]
 
