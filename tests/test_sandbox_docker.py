@@ -117,7 +117,9 @@ def test_segfault(sandbox_pool):
 def test_killing_everything_only_hits_the_candidate(sandbox_pool):
     code = "import os, signal\nfor pid in range(1, 400):\n    try: os.kill(pid, signal.SIGKILL)\n    except OSError: pass\nos.kill(-1, signal.SIGKILL)\nprint('survived')"
     out = run_py(sandbox_pool, code, timeout=5.0)
-    assert out["returncode"] == -9  # it killed itself, nothing else
+    # The judge survived to report (run_py saw status ok); the candidate either hit its own pid in
+    # the loop (-9) or, with its pid above 400, outlived kill(-1), which spares the caller (0).
+    assert out["returncode"] in (0, -9), out
     assert_healthy(sandbox_pool)
 
 
