@@ -274,14 +274,18 @@ def _constants_equal(a: sympy.Basic, b: sympy.Basic) -> bool:
     ``2^300 + sqrt 2`` is not ``2^300``), else a symbolic proof ``simplify(a - b) == 0``."""
     if _agree_at_scaled_precision(a, b):
         return True
-    d = a - b
-    if count_nodes(d) <= MAX_NODES:
-        try:
-            with time_limit(STEP_SECONDS):
-                return bool(sympy.simplify(d) == 0)
-        except (StepTimeout, Exception):
-            return False
-    return False
+    return _simplifies_to_zero(a - b)
+
+
+def _simplifies_to_zero(d: sympy.Basic) -> bool:
+    """Symbolic proof that ``d == 0``, bounded in size and CPU time (False when out of budget)."""
+    if count_nodes(d) > MAX_NODES:
+        return False
+    try:
+        with time_limit(STEP_SECONDS):
+            return bool(sympy.simplify(d) == 0)
+    except (StepTimeout, Exception):
+        return False
 
 
 def _agree_at_scaled_precision(a: sympy.Basic, b: sympy.Basic) -> bool:
@@ -342,13 +346,7 @@ def _symbolic_eq(a: sympy.Basic, b: sympy.Basic) -> bool:
     sampled = _sample_agreement(a, b, d)
     if sampled is not None:
         return sampled
-    if count_nodes(d) <= MAX_NODES:
-        try:
-            with time_limit(STEP_SECONDS):
-                return bool(sympy.simplify(d) == 0)
-        except (StepTimeout, Exception):
-            return False
-    return False
+    return _simplifies_to_zero(d)
 
 
 def _sample_agreement(a: sympy.Basic, b: sympy.Basic, d: sympy.Basic) -> bool | None:
