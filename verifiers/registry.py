@@ -13,6 +13,7 @@ BUILTIN: dict[str, str] = {
     "python_tests": "sppo_gym.verifiers.python_tests:PythonTestsVerifier",
     "stdio": "sppo_gym.verifiers.stdio:StdioVerifier",
     "coq": "sppo_gym.verifiers.coq:CoqVerifier",
+    "format": "sppo_gym.verifiers.format:FormatVerifier",
 }
 
 

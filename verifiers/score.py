@@ -38,6 +38,8 @@ VERDICTS: dict[str, str] = {
     "compile_error": "coqc rejected the source",
     "statement_mismatch": "the proved theorem is not the reference statement",
     "uses_axioms": "the proof depends on axioms outside the allow-list",
+    # format
+    "bad_format": "the response is not in the requested form (a format check failed; see detail)",
 }
 
 PASSING_VERDICTS = frozenset({"correct", "passed", "proved"})
