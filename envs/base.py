@@ -31,7 +31,9 @@ string is not enough; ``reference_answer(problem)``; ``verifier_options`` (class
 
 Common keyword arguments: ``split`` (procedural: part of the item hash; dataset folders: the split
 to load), ``dataset_seed`` (procedural: which dataset), ``size`` (procedural: number of items),
-``timeout_s`` (sandbox wall time per verification), ``max_response_chars``, ``render_mode``.
+``timeout_s`` (sandbox wall time per verification), ``max_response_chars``, ``render_mode``,
+``extra_verifiers`` / ``gate`` (a composed reward: the env's verifier, weight 1, gates extra terms
+such as ``[("format", 0.1, {"think": True})]``; ``info["scores"]`` gives each term; see ``compose``).
 
 Spaces: observations and actions are :class:`UnicodeText` — any Unicode string (no lone
 surrogates) up to ``MAX_PROMPT_CHARS`` / ``max_response_chars`` characters.
@@ -158,6 +160,8 @@ class SingleStepEnv(gym.Env[str, str]):
         max_response_chars: int = MAX_RESPONSE_CHARS,
         render_mode: str | None = None,
         verifier_options: Mapping[str, Any] | None = None,
+        extra_verifiers: Any = None,
+        gate: bool | None = None,
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r}; supported: {self.metadata['render_modes']} or None")
@@ -172,6 +176,11 @@ class SingleStepEnv(gym.Env[str, str]):
         options = {**self.verifier_options, **(verifier_options or {})}
         self.verifier: Verifier = self.make_verifier(verifier or self.verifier_name, timeout_s,
                                                      max_response_chars, options)
+        if extra_verifiers is not None or gate is not None:  # composed reward (envs/compose.py)
+            from .compose import with_extras
+
+            self.verifier = with_extras(self.verifier, extra_verifiers, gate, max_chars=max_response_chars,
+                                        timeout_s=timeout_s, where=type(self).__name__)
         self.observation_space = UnicodeText(MAX_PROMPT_CHARS, min_length=1)
         self.action_space = UnicodeText(max_response_chars)
         self._sel: Selection | None = None
@@ -253,6 +262,8 @@ class SingleStepEnv(gym.Env[str, str]):
         info.update(verdict=score.verdict, passed=bool(score.passed), detail=score.detail,
                     elapsed=float(score.elapsed), verify_s=verify_s,
                     extra=copy.deepcopy(score.extra) if score.extra else {})
+        if "scores" in info["extra"]:  # a composed verifier: each component's reward, by label
+            info["scores"] = info["extra"].pop("scores")
         return info
 
     def versions(self) -> dict[str, str]:

@@ -18,6 +18,9 @@ code), it should submit that work to the sandbox itself, e.g.
 ``sppo_gym.sandbox.get_pool().run(Job("sppo_gym.verifiers.code_judge:judge", payload))``, or use a
 built-in verifier. With ``sandboxed=True`` the callable itself runs inside the sandbox, in a
 candidate process (see :mod:`sppo_gym.envs.sandboxed_callable` for what the function may use).
+
+Composed rewards: ``verifier=[("math", 1.0), ("format", 0.1, {"think": True})]`` -- a weighted sum,
+gated by the first (outcome) verifier; entry forms in :mod:`sppo_gym.envs.compose`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sppo_gym.verifiers import Score, Verifier, precheck
 from sppo_gym.verifiers.registry import BUILTIN
 
 from .base import MAX_RESPONSE_CHARS, SingleStepEnv, check_prompt
+from .compose import Entry, build_composed, check_gate, parse_entries
 from .problems import as_source
 
 VerifierFn = Callable[[str, dict], float]
@@ -110,17 +114,27 @@ class CallableVerifier(Verifier):
 class TaskSpec:
     """What ``register_task`` was given; shared by every env made from the id (never copied)."""
 
-    def __init__(self, env_id: str, problems: Any, verifier: str | VerifierFn, prompt: Any, sandboxed: bool):
+    def __init__(self, env_id: str, problems: Any, verifier: Any, prompt: Any, sandboxed: bool):
         self.env_id = env_id
         self.problems = problems
         self.verifier = verifier
         self.prompt = prompt
         self.sandboxed = sandboxed
+        self.entries: list[Entry] | None = parse_entries(verifier, f"register_task({env_id!r}): verifier") \
+            if isinstance(verifier, (list, tuple)) else None
+
+    def fields(self) -> tuple[str, ...]:
+        """Problem fields the built-in verifier(s) read."""
+        names = [e.target for e in self.entries] if self.entries is not None else [self.verifier]
+        return tuple(f for n in names if isinstance(n, str) for f in VERIFIER_FIELDS.get(n, ()))
 
     def __deepcopy__(self, memo: dict) -> TaskSpec:
         return self  # gymnasium deep-copies specs; problems may be large and callables are shared anyway
 
     def build_verifier(self, max_chars: int, timeout_s: float | None) -> Verifier | str:
+        if self.entries is not None:  # the env's ``gate`` keyword, if given, is applied by SingleStepEnv
+            return build_composed(self.entries, gate=True, max_chars=max_chars, timeout_s=timeout_s,
+                                  sandboxed=self.sandboxed, where=f"{self.env_id}: verifier")
         if isinstance(self.verifier, str):
             return self.verifier
         if self.sandboxed:
@@ -138,24 +152,28 @@ class TaskEnv(SingleStepEnv):
                  timeout_s: float | None = None, **kwargs: Any):
         self.id_field = id_field
         self.answer_field = answer_field
-        self.required_fields = tuple(required_fields) + VERIFIER_FIELDS.get(str(task.verifier), ())
+        self.required_fields = tuple(required_fields) + task.fields()
         self.task = task
         super().__init__(task.problems, verifier=task.build_verifier(max_response_chars, timeout_s),
                          prompt=task.prompt, max_response_chars=max_response_chars, timeout_s=timeout_s, **kwargs)
 
 
-def register_task(env_id: str, *, problems: Any, verifier: str | VerifierFn, prompt: str | Callable[[dict], str] | None = None,
+def register_task(env_id: str, *, problems: Any, verifier: str | VerifierFn | Sequence[Any],
+                  prompt: str | Callable[[dict], str] | None = None,
                   sandboxed: bool = False, **defaults: Any) -> str:
     """Register a single-step task under ``env_id``; returns the id.
 
     ``problems``: a JSONL path (or any local file ``datasets`` reads), a list of dicts, or a
     callable ``(rng) -> dict`` (procedural; item ``i`` uses an RNG hashed from (seed, split, i)).
     ``verifier``: ``"math" | "python_tests" | "stdio" | "coq" | "exact"`` or a callable
-    ``(response, problem) -> float`` in [0, 1]. ``prompt``: a format string over the problem's
+    ``(response, problem) -> float`` in [0, 1], or a list of weighted entries for a composed reward
+    (``[("math", 1.0), ("format", 0.1, {...})]``: the first is the outcome verifier and gates the others;
+    ``gate=False`` in ``defaults`` lets them count on a wrong answer too). ``prompt``: a format string over the problem's
     fields, a callable ``(problem) -> str``, or ``None`` to use each problem's ``prompt`` field.
     ``sandboxed``: run the verifier callable inside the sandbox instead of this process.
     ``defaults``: keyword arguments of the env (``split``, ``dataset_seed``, ``size``, ``timeout_s``,
-    ``max_response_chars``, ``id_field``, ``answer_field``, ``required_fields``, ``verifier_options``),
+    ``max_response_chars``, ``id_field``, ``answer_field``, ``required_fields``, ``verifier_options``,
+    ``extra_verifiers``, ``gate``),
     overridable in ``gymnasium.make(env_id, **kwargs)``.
     Everything is validated now, so mistakes surface here rather than mid-training.
     """
@@ -163,9 +181,9 @@ def register_task(env_id: str, *, problems: Any, verifier: str | VerifierFn, pro
     if not isinstance(env_id, str) or not env_id:
         raise TypeError(f"register_task: env_id must be a non-empty str like 'my/Task-v0', got {env_id!r}")
     gym.envs.registration.parse_env_id(env_id)  # raises gymnasium.error.Error on a malformed id
-    _check_verifier(verifier, sandboxed, where)
-    _check_defaults(defaults, where)
-    spec = TaskSpec(env_id, problems, verifier, prompt, sandboxed)
+    spec = TaskSpec(env_id, problems, verifier, prompt, sandboxed)  # parses (validates) a list of entries
+    _check_verifier(verifier, sandboxed, where, spec.entries)
+    _check_defaults(defaults, where, composed=spec.entries is not None)
     _check_problems_and_prompt(spec, defaults, where)
     from .vector import SingleStepVectorEnv
 
@@ -180,7 +198,14 @@ def register_task(env_id: str, *, problems: Any, verifier: str | VerifierFn, pro
     return env_id
 
 
-def _check_verifier(verifier: Any, sandboxed: bool, where: str) -> None:
+def _check_verifier(verifier: Any, sandboxed: bool, where: str, entries: list[Entry] | None = None) -> None:
+    if entries is not None:
+        fns = [e.target for e in entries if callable(e.target) and not isinstance(e.target, Verifier)]
+        if sandboxed and not fns:
+            raise ValueError(f"{where}: sandboxed=True applies to verifier callables; this list has none")
+        for i, fn in enumerate(fns):
+            _check_verifier(fn, sandboxed, f"{where}: verifier callable {i}")
+        return
     if isinstance(verifier, str):
         if verifier not in BUILTIN:
             raise ValueError(f"{where}: verifier={verifier!r} is not a built-in verifier; use one of "
@@ -190,8 +215,8 @@ def _check_verifier(verifier: Any, sandboxed: bool, where: str) -> None:
                              "run their untrusted parts in the sandbox")
         return
     if not callable(verifier):
-        raise TypeError(f"{where}: verifier must be a built-in name or a callable (response, problem) -> float, "
-                        f"got {type(verifier).__name__}")
+        raise TypeError(f"{where}: verifier must be a built-in name, a callable (response, problem) -> float, "
+                        f"or a list of (verifier, weight) entries; got {type(verifier).__name__}")
     try:
         inspect.signature(verifier).bind("response", {})
     except TypeError:
@@ -205,18 +230,22 @@ def _check_verifier(verifier: Any, sandboxed: bool, where: str) -> None:
 
 
 _ALLOWED_DEFAULTS = ("split", "dataset_seed", "size", "timeout_s", "max_response_chars", "render_mode",
-                     "verifier_options", "id_field", "answer_field", "required_fields")
+                     "verifier_options", "id_field", "answer_field", "required_fields", "extra_verifiers", "gate")
 
 
-def _check_defaults(defaults: Mapping[str, Any], where: str) -> None:
+def _check_defaults(defaults: Mapping[str, Any], where: str, composed: bool = False) -> None:
     unknown = sorted(set(defaults) - set(_ALLOWED_DEFAULTS))
     if unknown:
         raise TypeError(f"{where}: unknown keyword argument(s) {unknown}; env options are {list(_ALLOWED_DEFAULTS)}")
+    if composed and defaults.get("verifier_options"):
+        raise ValueError(f"{where}: verifier_options is ambiguous with a list of verifiers; give each built-in its "
+                         "options in its entry: (name, weight, {...})")
+    check_gate(defaults.get("gate"), where)
 
 
 def _check_problems_and_prompt(spec: TaskSpec, defaults: Mapping[str, Any], where: str) -> None:
     """Load the problems once and format the prompt, naming the field that is wrong."""
-    required = tuple(defaults.get("required_fields", ())) + VERIFIER_FIELDS.get(str(spec.verifier), ())
+    required = tuple(defaults.get("required_fields", ())) + spec.fields()
     try:
         source = as_source(spec.problems, split=defaults.get("split", "train"), seed=defaults.get("dataset_seed", 0),
                            size=defaults.get("size"), id_field=defaults.get("id_field", "task_id"), required=required)
@@ -229,6 +258,8 @@ def _check_problems_and_prompt(spec: TaskSpec, defaults: Mapping[str, Any], wher
                 get_verifier(spec.verifier, **defaults.get("verifier_options", {})).payload("", first)
             except (ValueError, TypeError, KeyError) as e:
                 raise ValueError(f"problem 0 does not suit verifier {spec.verifier!r}: {e}") from e
+        if spec.entries is not None or defaults.get("extra_verifiers") is not None or defaults.get("gate") is not None:
+            _check_entries_on(spec, first, defaults)
         if spec.prompt is None and "prompt" not in first:
             raise ValueError(f"prompt=None needs a 'prompt' field in every problem; problem 0 has {sorted(first)}. "
                              "Pass prompt='... {field} ...' or a callable (problem) -> str")
@@ -238,3 +269,22 @@ def _check_problems_and_prompt(spec: TaskSpec, defaults: Mapping[str, Any], wher
                 raise TypeError(f"the prompt callable must return a non-empty str, got {text!r} for problem 0")
     except (ValueError, TypeError, KeyError, FileNotFoundError) as e:
         raise type(e)(f"{where}: {e.args[0] if e.args else e}") from e
+
+
+def _check_entries_on(spec: TaskSpec, first: dict, defaults: Mapping[str, Any]) -> None:
+    """Build the composed verifier once (bad options or weights fail here, naming the entry) and check
+    problem 0 against its built-in components."""
+    from .compose import build_builtin, with_extras
+
+    max_chars, timeout_s = defaults.get("max_response_chars", MAX_RESPONSE_CHARS), defaults.get("timeout_s")
+    base = spec.build_verifier(max_chars, timeout_s)
+    if isinstance(base, str):
+        base = build_builtin(base, defaults.get("verifier_options") or {}, max_chars=max_chars, timeout_s=timeout_s)
+    composed = with_extras(base, defaults.get("extra_verifiers"), defaults.get("gate"), max_chars=max_chars,
+                           timeout_s=timeout_s, where="defaults")
+    for comp in getattr(composed, "components", ()):
+        if comp.verifier.name in VERIFIER_FIELDS:
+            try:
+                comp.verifier.payload("", first)
+            except (ValueError, TypeError, KeyError) as e:
+                raise ValueError(f"problem 0 does not suit verifier {comp.label!r}: {e}") from e
