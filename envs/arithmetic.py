@@ -37,7 +37,9 @@ answer statement, else the last number, so "47 + 38 = 85" or "The sum is 85." ea
 After one step (``terminated=True``).
 
 ## Arguments
-``difficulty`` (int 1..7, default 1), ``split``, ``dataset_seed``, ``size``, ``timeout_s``.
+``difficulty`` (int 1..7, default 1; a list such as ``[1, 2, 3]`` mixes those levels uniformly,
+``info["difficulty"]`` says which; ``reset(options={"difficulty": d})`` picks a level per episode, see
+``sppo_gym.envs.levels``), ``split``, ``dataset_seed``, ``size``, ``timeout_s``.
 
 ## Version History
 * v0: initial version.
@@ -60,6 +62,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import SingleStepEnv
+from .levels import LeveledEnv, check_level, parse_levels
+from .problems import ProblemSource, as_source
 
 LEVELS = 7
 DEFAULT_DIFFICULTY = 1
@@ -186,23 +190,31 @@ def generate(rng: np.random.Generator, *, difficulty: int = DEFAULT_DIFFICULTY, 
 
 
 def check_difficulty(difficulty: Any) -> int:
-    if isinstance(difficulty, bool) or not isinstance(difficulty, int) or not 1 <= difficulty <= LEVELS:
-        raise ValueError(f"difficulty must be an int from 1 to {LEVELS} (1 = two-digit addition), got {difficulty!r}")
-    return difficulty
+    return check_level(difficulty, range(1, LEVELS + 1))
 
 
-class ArithmeticEnv(SingleStepEnv):
+class ArithmeticEnv(LeveledEnv, SingleStepEnv):
     """Seeded procedural arithmetic; the ``math`` verifier checks the final number."""
 
     verifier_name: ClassVar[str] = "math"
     required_fields: ClassVar[tuple[str, ...]] = ("question", "answer", "difficulty")
     answer_field: ClassVar[str | None] = "answer"
+    valid_levels = tuple(range(1, LEVELS + 1))
 
-    def __init__(self, difficulty: int = DEFAULT_DIFFICULTY, *, split: str = "train", **kwargs: Any) -> None:
-        self.difficulty = check_difficulty(difficulty)
-        gen = functools.partial(generate, difficulty=self.difficulty, split=split)
-        gen.__name__ = f"arithmetic-d{self.difficulty}"  # type: ignore[attr-defined]
-        super().__init__(gen, split=split, **kwargs)
+    def __init__(self, difficulty: int | list[int] = DEFAULT_DIFFICULTY, *, split: str = "train",
+                 dataset_seed: int = 0, size: int | None = None, **kwargs: Any) -> None:
+        self.levels = parse_levels(difficulty, self.valid_levels)
+        self.difficulty = self.levels[0] if len(self.levels) == 1 else list(self.levels)
+        self._level_args = {"split": split, "seed": dataset_seed, "size": size}
+        self._sources: dict[int, ProblemSource] = {}
+        super().__init__(self.level_source(self.levels[0]), split=split, **kwargs)
+
+    def level_source(self, level: int) -> ProblemSource:
+        if level not in self._sources:
+            gen = functools.partial(generate, difficulty=level, split=self._level_args["split"])
+            gen.__name__ = f"arithmetic-d{level}"  # type: ignore[attr-defined]
+            self._sources[level] = as_source(gen, **self._level_args)
+        return self._sources[level]
 
     def build_prompt(self, problem: dict) -> str:
         return f"{problem['question']}\n{FORMAT}"

@@ -75,7 +75,7 @@ _SAMPLE_CHARS = (
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \n\t"
     "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~éüßαβγπΣ√∞≤≥→中文字😀"
 )
-_OPTION_KEYS = ("index", "task_id")
+_OPTION_KEYS = ("index", "task_id", "difficulty")
 _IMMUTABLE = (str, int, float, bool, type(None))
 
 
@@ -228,25 +228,34 @@ class SingleStepEnv(gym.Env[str, str]):
                              f"supported: {list(_OPTION_KEYS)}")
         if opts.get("index") is not None and opts.get("task_id") is not None:
             raise ValueError("pass options['index'] or options['task_id'], not both")
+        if isinstance(opts.get("index"), (list, tuple, np.ndarray)):
+            raise TypeError("options['index'] must be one int here; a list of indices (one per sub-env) "
+                            "needs the suite's vector env: gymnasium.make_vec(id, num_envs=N)")
+        source, opts = self.level_source_for(rng, opts)
         if opts.get("index") is not None:
             index = opts["index"]
-            if isinstance(index, (list, tuple, np.ndarray)):
-                raise TypeError("options['index'] must be one int here; a list of indices (one per sub-env) "
-                                "needs the suite's vector env: gymnasium.make_vec(id, num_envs=N)")
             index = int(index) if isinstance(index, np.integer) else index
         elif opts.get("task_id") is not None:
             try:
-                index = self.source.index_of(opts["task_id"])
+                index = source.index_of(opts["task_id"])
             except KeyError as e:
                 raise ValueError(f"options['task_id']: {e.args[0]}") from None
         else:
-            index = int(rng.integers(len(self.source)))
-        problem = self.prepare_problem(self.source[index])
+            index = int(rng.integers(len(source)))
+        problem = self.prepare_problem(source[index])
         prompt = self.build_prompt(problem)
         if not isinstance(prompt, str) or not 0 < len(prompt) <= MAX_PROMPT_CHARS:
             raise ValueError(f"prompt for problem {index} must be a non-empty str of at most "
                              f"{MAX_PROMPT_CHARS} chars, got {type(prompt).__name__} of length {len(prompt)}")
-        return Selection(index, self.source.task_id(index), problem, prompt)
+        return Selection(index, source.task_id(index), problem, prompt)
+
+    def level_source_for(self, rng: np.random.Generator,
+                         opts: Mapping[str, Any]) -> tuple[ProblemSource, Mapping[str, Any]]:
+        """The source a reset draws from (envs with difficulty levels override: ``envs/levels.py``)."""
+        if opts.get("difficulty") is not None:
+            raise ValueError(f"{type(self).__name__} has no difficulty levels: options['difficulty'] works with "
+                             "Arithmetic-v0, CoqProof-v0 and ReasoningGym-v0 tasks that have a curriculum")
+        return self.source, opts
 
     def reset_info(self, sel: Selection) -> dict[str, Any]:
         return {

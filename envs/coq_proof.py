@@ -34,7 +34,9 @@ After one step (``terminated=True``).
 ## Arguments
 ``data``: JSONL path or list of rows ``{"name", "statement"}`` (+ ``preamble``,
 ``allowed_axioms``); default: the built-in set. ``difficulty``: an int or a list of ints keeping
-only those levels; ``family``: the same for ``prop``/``arith``/``nat``/``list``. ``timeout_s``:
+only those levels (a draw is uniform over the kept theorems; ``info["difficulty"]`` names the level),
+and ``reset(options={"difficulty": d, "index": i})`` picks theorem ``i`` of level ``d`` within the
+``family`` filter (see ``sppo_gym.envs.levels``); ``family``: the same for ``prop``/``arith``/``nat``/``list``. ``timeout_s``:
 sandbox wall time per verification. ``verifier_options``: ``compile_timeout_s``,
 ``check_timeout_s``, ``allowed_axioms`` (for every problem), ``memory_mb``.
 
@@ -55,7 +57,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .base import SingleStepEnv
-from .problems import as_source
+from .levels import LeveledEnv
+from .problems import ListSource, ProblemSource, as_source
 
 BUILTIN_JSONL = str(Path(__file__).parent / "data" / "coq_theorems.jsonl")
 
@@ -77,28 +80,43 @@ def _levels(value: Any, field: str, kind: type) -> frozenset | None:
     return frozenset(values)
 
 
-class CoqProofEnv(SingleStepEnv):
+class CoqProofEnv(LeveledEnv, SingleStepEnv):
     """One Coq theorem per episode; reward 1 only for a sound, axiom-free proof of that statement."""
 
     verifier_name: ClassVar[str] = "coq"
     required_fields: ClassVar[tuple[str, ...]] = ("name", "statement")
     id_field: ClassVar[str] = "name"
     answer_field: ClassVar[str | None] = "proof"
+    mix_by_level: ClassVar[bool] = False  # a make-time list filters the theorem set (documented)
 
     def __init__(self, data: Any = None, *, difficulty: Any = None, family: Any = None, **kwargs: Any) -> None:
         levels = _levels(difficulty, "difficulty", int)
         families = _levels(family, "family", str)
         problems: Any = data if data is not None else BUILTIN_JSONL
+        source = as_source(problems, id_field=self.id_field, required=self.required_fields)
+        rows = [source[i] for i in range(len(source))]
+        rows = [r for r in rows if families is None or r.get("family") in families]
+        # Per-reset levels (options["difficulty"]) range over the family-filtered set.
+        self._by_level: dict[int, list[dict]] = {}
+        for r in rows:
+            if isinstance(r.get("difficulty"), int) and not isinstance(r["difficulty"], bool):
+                self._by_level.setdefault(r["difficulty"], []).append(r)
+        self.valid_levels = tuple(sorted(self._by_level))
+        self.levels = tuple(sorted(levels)) if levels is not None else self.valid_levels
+        self._sources: dict[int, ProblemSource] = {}
         if levels is not None or families is not None:
-            source = as_source(problems, id_field=self.id_field, required=self.required_fields)
-            rows = [source[i] for i in range(len(source))]
-            problems = [r for r in rows if (levels is None or r.get("difficulty") in levels)
-                        and (families is None or r.get("family") in families)]
+            problems = [r for r in rows if levels is None or r.get("difficulty") in levels]
             if not problems:
                 raise ValueError(f"no theorem has difficulty in {sorted(levels or [])} and family in "
                                  f"{sorted(families or [])}; built-in levels are 1..5, families "
                                  "prop/arith/nat/list")
         super().__init__(problems, **kwargs)
+
+    def level_source(self, level: int) -> ProblemSource:
+        if level not in self._sources:
+            self._sources[level] = ListSource(self._by_level[level], id_field=self.id_field,
+                                              name=f"coq-d{level}", required=self.required_fields)
+        return self._sources[level]
 
     def build_prompt(self, problem: dict) -> str:
         if self._prompt is not None:

@@ -7,6 +7,12 @@ Description
     replaced by this suite's ``dataset_seed``/``size``/``split``: item ``i`` is the task's item built
     with a seed drawn from ``blake2b(dataset_seed, split, i)`` (reasoning-gym itself uses
     ``Random(seed + i)``, whose neighbouring seeds overlap).
+Difficulty
+    Tasks with a reasoning-gym curriculum (``reasoning_gym.factory.has_curriculum``) have levels
+    ``1..n`` (level ``d`` = the curriculum's global level ``d - 1``; it sets the curriculum's
+    attribute fields, which must then not be passed as config). ``difficulty=2`` or ``[1, 2, 3]``
+    (mixed uniformly) at make time, ``reset(options={"difficulty": d})`` per episode;
+    ``info["difficulty"]`` says which (see ``sppo_gym.envs.levels``).
 Observation
     The task's question followed by ``PROMPT_SUFFIX``, which asks for the final answer inside
     ``<answer></answer>`` tags.
@@ -41,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from .base import MAX_RESPONSE_CHARS, SingleStepEnv
+from .levels import LeveledEnv, parse_levels
 from .problems import ProceduralSource
 
 PROMPT_SUFFIX = (
@@ -86,9 +93,10 @@ def check_task_config(task: str, config: dict[str, Any]) -> None:
 class TaskItems:
     """Procedural generator ``(rng) -> problem`` for one task: builds entry 0 of a size-1 dataset."""
 
-    def __init__(self, task: str, config: dict[str, Any]):
+    def __init__(self, task: str, config: dict[str, Any], level: int | None = None):
         self.task = task
         self.config = dict(config)
+        self.level = level
 
     def __call__(self, rng: np.random.Generator) -> dict[str, Any]:
         import reasoning_gym
@@ -98,27 +106,67 @@ class TaskItems:
         # The exact entry travels to the scorer: rebuilding it there is not always reproducible
         # (polynomial_multiplication depends on PYTHONHASHSEED).
         blob = base64.b64encode(pickle.dumps(entry, protocol=4)).decode()
-        return {"question": entry["question"], "answer": entry["answer"],
-                "task": self.task, "config": dict(self.config), "seed": seed, "entry": blob}
+        row = {"question": entry["question"], "answer": entry["answer"],
+               "task": self.task, "config": dict(self.config), "seed": seed, "entry": blob}
+        if self.level is not None:
+            row["difficulty"] = self.level
+        return row
 
     def __repr__(self) -> str:  # part of the dataset fingerprint: must be stable
         from importlib.metadata import version
 
-        return f"TaskItems({self.task!r}, {sorted(self.config.items())!r}, reasoning_gym={version('reasoning-gym')})"
+        level = "" if self.level is None else f", level={self.level}"
+        return f"TaskItems({self.task!r}, {sorted(self.config.items())!r}{level}, reasoning_gym={version('reasoning-gym')})"
 
 
-class ReasoningGymEnv(SingleStepEnv):
+def curriculum_levels(task: str) -> int:
+    """Number of levels of the task's reasoning-gym curriculum (0 when it has none)."""
+    from reasoning_gym.factory import create_curriculum, has_curriculum
+
+    if not has_curriculum(task):
+        return 0
+    return max((len(a.levels) for a in create_curriculum(task).attributes.values()), default=0)
+
+
+def curriculum_config(task: str, level: int) -> dict[str, Any]:
+    """The config fields reasoning-gym's curriculum sets at global level ``level - 1`` (1-based here)."""
+    from reasoning_gym.coaching.attributes import RangeAttributeDefinition
+    from reasoning_gym.factory import create_curriculum
+
+    curriculum = create_curriculum(task)
+    curriculum.set_global_level(level - 1)  # attributes with fewer levels stay at their highest
+    config = curriculum.generate_configuration({"seed": 0, "size": 1})
+    names: list[str] = []
+    for attr in curriculum.attributes.values():
+        names += ([attr.lower_field_name, attr.upper_field_name] if isinstance(attr, RangeAttributeDefinition)
+                  else [attr.field_name])
+    return {n: list(v) if isinstance(v, tuple) else v for n in names for v in [getattr(config, n)]}
+
+
+class ReasoningGymEnv(LeveledEnv, SingleStepEnv):
     """A reasoning-gym task as a single-step env (see the module docstring for the card)."""
 
     required_fields = ("question", "answer", "task", "config", "seed", "entry")
 
     def __init__(self, task: str = "basic_arithmetic", *, partial_credit: bool = True, split: str = "train",
                  dataset_seed: int = 0, size: int | None = None, timeout_s: float | None = None,
-                 max_response_chars: int = MAX_RESPONSE_CHARS, render_mode: str | None = None, **config: Any):
+                 max_response_chars: int = MAX_RESPONSE_CHARS, render_mode: str | None = None,
+                 difficulty: int | list[int] | None = None, **config: Any):
         check_task_config(task, config)
         self.task = task
-        source = ProceduralSource(TaskItems(task, config), seed=dataset_seed, split=split, size=size,
-                                  name=f"reasoning_gym/{task}", required=self.required_fields)
+        self.config = dict(config)
+        self.valid_levels = tuple(range(1, curriculum_levels(task) + 1))
+        self._level_args = {"seed": dataset_seed, "split": split, "size": size}
+        self._sources: dict[int, ProceduralSource] = {}
+        if difficulty is None:
+            source = ProceduralSource(TaskItems(task, config), **self._level_args,
+                                      name=f"reasoning_gym/{task}", required=self.required_fields)
+        else:
+            if not self.valid_levels:
+                raise ValueError(f"difficulty: reasoning-gym task {task!r} has no curriculum, so no levels; "
+                                 "leave difficulty unset")
+            self.levels = parse_levels(difficulty, self.valid_levels)
+            source = self.level_source(self.levels[0])
         super().__init__(source, verifier=self._verifier(partial_credit, timeout_s, max_response_chars),
                          split=split, max_response_chars=max_response_chars, render_mode=render_mode)
 
@@ -129,6 +177,21 @@ class ReasoningGymEnv(SingleStepEnv):
 
         limits = Limits(wall_s=float(timeout_s)) if timeout_s is not None else None
         return ReasoningGymVerifier(partial_credit=partial_credit, limits=limits, max_chars=max_chars)
+
+    def level_source(self, level: int) -> ProceduralSource:
+        """Items at level ``level`` of the task's reasoning-gym curriculum (its fields plus the user's others)."""
+        if level not in self._sources:
+            level_config = curriculum_config(self.task, level)
+            clash = sorted(set(level_config) & set(self.config))
+            if clash:
+                raise ValueError(f"difficulty: the curriculum of {self.task!r} sets {clash}; do not pass them "
+                                 "as config fields when using difficulty levels")
+            config = {**self.config, **level_config}
+            check_task_config(self.task, config)
+            self._sources[level] = ProceduralSource(TaskItems(self.task, config, level), **self._level_args,
+                                                    name=f"reasoning_gym/{self.task}/d{level}",
+                                                    required=self.required_fields)
+        return self._sources[level]
 
     def build_prompt(self, problem: dict) -> str:
         return problem["question"] + PROMPT_SUFFIX

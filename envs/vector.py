@@ -15,7 +15,9 @@ Trainer loop (the path the SPPO trainer uses)::
     keep = infos["verdict"] != "sandbox_error"     # infra failures are not 0-reward answers: drop them
 
 Options: ``{"index": [...]}`` or ``{"task_id": [...]}`` with exactly ``num_envs`` entries (``None`` =
-random draw for that sub-env); ``{"reset_mask": bool array}`` resets only the masked sub-envs.
+random draw for that sub-env); ``{"difficulty": [...]}`` (or one int for all) picks each sub-env's
+level on envs with levels (``sppo_gym.envs.levels``); ``{"reset_mask": bool array}`` resets only the
+masked sub-envs.
 Several sub-envs may share an index: that is how to sample k responses per prompt.
 
 Seeding: ``reset(seed=s)`` seeds sub-env ``i`` from ``SeedSequence(s).spawn(N)[i]`` (independent
@@ -142,8 +144,11 @@ class SingleStepVectorEnv(VectorEnv):
                 raise ValueError(f"options['reset_mask'] must be a bool array of shape ({n},), got {mask.dtype} {mask.shape}")
         per_env: list[dict] = [{} for _ in range(n)]
         for key, values in opts.items():
-            if key not in ("index", "task_id"):
-                raise ValueError(f"unknown reset option {key!r}; supported: 'index', 'task_id', 'reset_mask'")
+            if key not in ("index", "task_id", "difficulty"):
+                raise ValueError(f"unknown reset option {key!r}; supported: 'index', 'task_id', 'difficulty', "
+                                 "'reset_mask'")
+            if key == "difficulty" and (values is None or isinstance(values, (int, np.integer))):
+                values = [values] * n  # one level for every sub-env
             if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)) or len(values) != n:
                 raise ValueError(f"options[{key!r}] must be a list with one entry per sub-env ({n}), got {values!r}")
             for i, v in enumerate(values):

@@ -92,6 +92,27 @@ class TrainConfig(BaseModel):
     the first updates, made before the critic has seen a reward, from pushing down every sampled
     response when the policy rarely succeeds; the critic catches up within a few steps."""
 
+    # --- curriculum ---
+    curriculum: Literal["none", "success", "critic"] = "none"
+    """none: problems as the env draws them. success: the env's difficulty level follows the recent
+    success rate (promote at >= curriculum_promote, demote at <= curriculum_demote over
+    curriculum_window episodes). critic (sppo/ppo): each step draws curriculum_pool x batch_size
+    candidate prompts and trains on those whose critic prediction V(x) is closest to 0.5."""
+    curriculum_levels: list[int] = []
+    """Levels the curriculum uses, easy to hard (JSON list, e.g. [1,2,3]); empty = env_kwargs'
+    difficulty list. success: required; critic: candidates are drawn evenly from them (empty and no
+    list = the env's own draws)."""
+    curriculum_promote: float = 0.8
+    """success: move up a level when the mean reward over the window is at least this."""
+    curriculum_demote: float = 0.2
+    """success: move down a level when the mean reward over the window is at most this."""
+    curriculum_window: int = 64
+    """success: episodes at the current level that each decision looks at."""
+    curriculum_pool: int = 4
+    """critic: candidate prompts per step, as a multiple of the prompts per step."""
+    curriculum_sample: bool = False
+    """critic: sample candidates with weights V(1-V) instead of taking those closest to V = 0.5."""
+
     # --- model options ---
     gradient_checkpointing: bool = False
     """Trade compute for memory in the policy's backward pass."""
@@ -128,6 +149,13 @@ class TrainConfig(BaseModel):
             return self.group_size
         return 8 if self.algo in ("grpo", "rloo") else 1
 
+    def resolved_curriculum_levels(self) -> list[int]:
+        """curriculum_levels, else the env's difficulty list (empty when neither is given)."""
+        if self.curriculum_levels:
+            return list(self.curriculum_levels)
+        levels = self.env_kwargs.get("difficulty")
+        return list(levels) if isinstance(levels, list) else []
+
     def validate_shapes(self) -> None:
         """Check batch arithmetic up front, with errors that say which field to change."""
         g = self.resolved_group_size()
@@ -143,6 +171,13 @@ class TrainConfig(BaseModel):
             )
         if not 0.0 < self.critic_init < 1.0:
             raise ValueError(f"critic_init={self.critic_init} must be strictly between 0 and 1")
+        if self.curriculum == "critic" and self.algo not in ("sppo", "ppo"):
+            raise ValueError(f"curriculum=critic needs a critic: use algo=sppo or ppo (got algo={self.algo})")
+        if self.curriculum == "success" and not self.resolved_curriculum_levels():
+            raise ValueError("curriculum=success needs levels: set curriculum_levels (e.g. '[1,2,3]') or a "
+                             "difficulty list in env_kwargs")
+        if self.curriculum_pool < 1 or self.curriculum_window < 1:
+            raise ValueError("curriculum_pool and curriculum_window must be >= 1")
         if self.steps < 0 or self.max_new_tokens < 1 or self.temperature <= 0:
             raise ValueError("steps must be >= 0, max_new_tokens >= 1 and temperature > 0")
 
@@ -172,6 +207,11 @@ def _parse_cli_value(key: str, value: Any) -> Any:
     """Turn a command-line string into what the field expects (JSON dicts, null)."""
     if not isinstance(value, str):
         return value
+    if key == "curriculum_levels":
+        try:
+            return json.loads(value) if value.strip() else []
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--curriculum-levels must be a JSON list, e.g. '[1,2,3]': {e}") from e
     if key in ("env_kwargs", "eval_env_kwargs"):
         try:
             return json.loads(value) if value.strip() else {}

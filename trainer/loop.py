@@ -28,8 +28,9 @@ from . import checkpoint as ckpt
 from .algorithms import Algorithm, get_algorithm
 from .config import TrainConfig
 from .critic import build_critic
+from .curriculum import build_curriculum
 from .evaluate import SANDBOX_ERROR, HeldOut
-from .metrics import MetricsLog, plot_rewards
+from .metrics import MetricsLog, plot_curriculum, plot_rewards
 from .models import apply_lora, load_policy, resolve_device, save_policy
 from .rollout import Rollout, collect
 from .update import update
@@ -50,6 +51,7 @@ class Run:
     envs: Any
     held_out: HeldOut | None
     amp: Callable[[], AbstractContextManager]
+    curriculum: Any = None  # trainer/curriculum.py: None, SuccessCurriculum or CriticCurriculum
 
 
 def make_amp(device: torch.device, dtype: str) -> Callable[[], AbstractContextManager]:
@@ -92,7 +94,7 @@ def setup(cfg: TrainConfig) -> Run:
         held_out = HeldOut(cfg.env, cfg.env_kwargs, cfg.eval_n, cfg.eval_batch_size, cfg.eval_max_new_tokens,
                            cfg.max_prompt_tokens, cfg.eval_env_kwargs)
     return Run(cfg, algo, policy, tok, critic, ref, opt, critic_opt, envs, held_out,
-               make_amp(device, cfg.dtype))
+               make_amp(device, cfg.dtype), build_curriculum(cfg))
 
 
 def step_seeds(seed: int, step: int, n_prompts: int, group_size: int) -> list[int]:
@@ -108,7 +110,8 @@ def step_seeds(seed: int, step: int, n_prompts: int, group_size: int) -> list[in
 def rollout_step(run: Run, step: int) -> tuple[Rollout, dict[str, float]]:
     """Sample prompts, generate, score; drop sandbox errors (whole groups for GRPO/RLOO)."""
     cfg, g = run.cfg, run.cfg.resolved_group_size()
-    prompts, _ = run.envs.reset(seed=step_seeds(cfg.seed, step, cfg.batch_size // g, g))
+    options, chosen = run.curriculum.options(run, step) if run.curriculum is not None else (None, {})
+    prompts, reset_infos = run.envs.reset(seed=step_seeds(cfg.seed, step, cfg.batch_size // g, g), options=options)
     t0 = time.perf_counter()
     batch = collect(run.policy, run.tokenizer, list(prompts), max_prompt_tokens=cfg.max_prompt_tokens,
                     max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
@@ -120,7 +123,11 @@ def rollout_step(run: Run, step: int) -> tuple[Rollout, dict[str, float]]:
     ok = np.repeat(ok.reshape(-1, g).all(-1), g)  # a group is only comparable when complete
     batch.rewards = torch.as_tensor(rewards, dtype=torch.float32, device=batch.old_logprobs.device)  # (B,)
     batch = batch.select(np.flatnonzero(ok).tolist())
-    stats = {"sandbox_errors": int((~ok).sum()), "gen_s": t1 - t0, "verify_s": t2 - t1}
+    stats = {"sandbox_errors": int((~ok).sum()), "gen_s": t1 - t0, "verify_s": t2 - t1, **chosen}
+    if "difficulty" in reset_infos:  # envs with levels say which level each problem has
+        stats["difficulty"] = float(np.mean(reset_infos["difficulty"]))
+    if run.curriculum is not None:
+        run.curriculum.observe(np.asarray(rewards)[ok])
     return batch, stats
 
 
@@ -165,7 +172,7 @@ def batch_stats(batch: Rollout, values: torch.Tensor | None, algo: Algorithm) ->
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    """Run training; writes metrics.csv, reward.png, checkpoint.pt, summary.json, final/."""
+    """Run training; writes metrics.csv, reward.png (and curriculum.png), checkpoint.pt, summary.json, final/."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
@@ -220,7 +227,8 @@ def save_checkpoint(run: Run, step: int, wall: float, before: float | None) -> N
     ckpt.save(Path(run.cfg.out), step=step, wall_s=wall, accuracy_before=before, config=run.cfg.model_dump(),
               policy=run.policy.state_dict(), opt=run.opt.state_dict(),
               critic=run.critic.state_dict() if run.critic is not None else None,
-              critic_opt=run.critic_opt.state_dict() if run.critic_opt is not None else None)
+              critic_opt=run.critic_opt.state_dict() if run.critic_opt is not None else None,
+              curriculum=run.curriculum.state_dict() if run.curriculum is not None else None)
 
 
 def restore(run: Run, state: dict[str, Any]) -> tuple[int, float, float | None]:
@@ -230,6 +238,8 @@ def restore(run: Run, state: dict[str, Any]) -> tuple[int, float, float | None]:
     if run.critic is not None:
         run.critic.load_state_dict(state["critic"])
         run.critic_opt.load_state_dict(state["critic_opt"])  # type: ignore[union-attr]
+    if run.curriculum is not None and state.get("curriculum") is not None:
+        run.curriculum.load_state_dict(state["curriculum"])
     ckpt.set_rng_state(state["rng"])
     return int(state["step"]), float(state["wall_s"]), state.get("accuracy_before")
 
@@ -241,6 +251,8 @@ def finish(run: Run, out: Path, log: MetricsLog, step: int, wall: float, before:
     save_policy(run.policy, run.tokenizer, out / "final")
     log.close()
     plot_rewards(log.rows, out / "reward.png", title=f"{run.cfg.algo} on {run.cfg.env} ({run.cfg.model})")
+    if run.cfg.curriculum != "none":
+        plot_curriculum(log.rows, out / "curriculum.png", title=f"curriculum={run.cfg.curriculum} on {run.cfg.env}")
     summary = {"env": run.cfg.env, "model": run.cfg.model, "algo": run.cfg.algo, "steps": step,
                "train_wall_s": round(wall, 2), "accuracy_before": before, "accuracy_after": after,
                "eval_n": run.cfg.eval_n,
@@ -248,6 +260,8 @@ def finish(run: Run, out: Path, log: MetricsLog, step: int, wall: float, before:
                "samples": run.held_out.last_samples if run.held_out else []}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     run.envs.close()
+    if run.curriculum is not None:
+        run.curriculum.close()
     if run.held_out is not None:
         run.held_out.close()
     return summary

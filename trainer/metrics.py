@@ -12,6 +12,7 @@ COLUMNS = (
     "step", "wall_s", "reward_mean", "eval_accuracy", "policy_loss", "value_loss", "clipfrac",
     "approx_kl", "kl_ref", "entropy", "response_len", "value_mean", "value_brier", "value_corr",
     "grad_norm", "lr", "samples", "sandbox_errors", "gen_s", "update_s", "verify_s",
+    "difficulty", "v_chosen", "v_pool",
 )
 
 
@@ -99,6 +100,41 @@ def plot_rewards(rows: list[dict[str, Any]], path: Path, title: str = "") -> Non
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_curriculum(rows: list[dict[str, Any]], path: Path, title: str = "") -> None:
+    """curriculum.png: mean difficulty per step, and the critic's V(x) of chosen vs candidate prompts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def series(key: str) -> tuple[list[int], list[float]]:
+        pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key) not in (None, "")]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    ax1.step(*series("difficulty"), where="mid", color="tab:purple", label="mean difficulty of the batch")
+    ax1.set_ylabel("difficulty")
+    ax1.grid(alpha=0.3)
+    if ax1.get_legend_handles_labels()[0]:  # difficulty only on envs with levels
+        ax1.legend(loc="upper left")
+    ax1.set_title(title)
+    for key, color, label in (("v_pool", "tab:gray", "V(x), candidate pool (mean)"),
+                              ("v_chosen", "tab:green", "V(x), chosen prompts (mean)")):
+        steps, v = series(key)
+        if steps:
+            ax2.plot(steps, v, color=color, label=label)
+    ax2.axhline(0.5, color="k", lw=0.5, ls=":")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("critic V(x)")
+    ax2.grid(alpha=0.3)
+    if ax2.get_legend_handles_labels()[0]:  # V(x) only under the critic curriculum
+        ax2.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
