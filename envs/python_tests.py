@@ -17,7 +17,12 @@ The whole response (``str``); the last fenced Python (or bare) block is the code
 
 ## Reward
 1.0 when every test ran and passed, else 0.0 (``verifier_options={"partial": True}`` gives the
-fraction of asserts that held). ``info["verdict"]``: ``passed``, ``failed``, ``runtime_error``,
+fraction of asserts that held). ``reward="speed"`` (opt-in; default ``"pass"``): a passing answer
+earns ``min(1, max(0.1, ratio))`` where ``ratio`` compares its run time on the test with the row's
+``canonical_solution`` (needed by every row), both timed by the judge in the same sandbox job,
+alternated over at least 3 rounds, medians, the fixed cost of a call's round trip subtracted
+(formula and measured noise: ``docs/REWARDS.md``); a wrong answer still earns 0.
+``info["speed"]`` = ``{"t_candidate", "t_reference", "t_overhead", "ratio", "rounds", ...}``. ``info["verdict"]``: ``passed``, ``failed``, ``runtime_error``,
 ``early_exit``, ``syntax_error``, ``missing_entry_point``, ``bad_return``, ``timeout``, ``memory``,
 ``no_code``, ... (``sppo_gym.verifiers.VERDICTS``). ``info["answer"]`` is the canonical solution
 when the row has one.
@@ -28,7 +33,9 @@ After one step (``terminated=True``).
 ## Arguments
 ``data``: JSONL rows ``{"task_id", "prompt", "entry_point", "test"}`` (+ optional
 ``canonical_solution``); default: a small bundled MBPP-style set. ``timeout_s``: sandbox wall time
-per verification. ``verifier_options``: ``timeout_s`` (candidate budget), ``partial``, ...
+per verification (``reward="speed"`` multiplies it by 8 for the timing rounds). ``reward``:
+``"pass"`` or ``"speed"``. ``verifier_options``: ``timeout_s`` (candidate budget), ``partial``,
+``speed_floor``, ``speed_min_rounds``, ``speed_min_time_s``, ...
 
 ## Version History
 * v0: initial version.
@@ -46,7 +53,9 @@ import ast
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .base import SingleStepEnv
+from sppo_gym.verifiers.python_tests import REWARDS, reference_source
+
+from .base import Selection, SingleStepEnv
 
 BUNDLED_JSONL = str(Path(__file__).parent / "data" / "python_tests_bundled.jsonl")
 
@@ -68,8 +77,27 @@ class PythonTestsEnv(SingleStepEnv):
     id_field: ClassVar[str] = "task_id"
     answer_field: ClassVar[str | None] = "canonical_solution"
 
-    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+    def __init__(self, data: Any = None, *, reward: str = "pass", **kwargs: Any) -> None:
+        if reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(map(repr, REWARDS))}, got {reward!r}")
+        self.reward = reward
+        if reward != "pass":
+            kwargs["verifier_options"] = {**(kwargs.get("verifier_options") or {}), "reward": reward}
         super().__init__(data if data is not None else BUNDLED_JSONL, **kwargs)
+        if reward == "speed":  # fail at make time when a loaded row has no usable reference
+            for row in getattr(self.source, "rows", None) or []:
+                reference_source(row)
+
+    def prepare_problem(self, problem: dict) -> dict:
+        if self.reward == "speed":  # rows not loaded up front: fail at reset, not at step
+            reference_source(problem)
+        return problem
+
+    def step_info(self, sel: Selection, score: Any, verify_s: float) -> dict[str, Any]:
+        info = super().step_info(sel, score, verify_s)
+        if self.reward == "speed":
+            info["speed"] = info["extra"].get("speed")
+        return info
 
     def build_prompt(self, problem: dict) -> str:
         if self._prompt is not None:

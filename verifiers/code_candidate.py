@@ -13,12 +13,18 @@ Protocol (plain data, see ``sppo_gym.sandbox.plaindata``):
   ``{"ok": value}``, ``{"exc": type name, "msg": str}``, ``{"exit": str}`` (``SystemExit``), or
   ``{"bad_return": type name}`` when the value is not plain data;
 * ``{"stop": True}`` (or a closed channel) ends the process.
+
+Timed runs (``args["timed"]``, the speed reward): before any candidate code runs, the process
+limits its uid to this one process (``RLIMIT_NPROC`` 1, hard: no threads, no children, so all of
+its work shows in its own CPU clock), sends ``{"ready": True}`` and waits for ``{"go": True}``, so
+that the judge can read the clock before the candidate's code starts.
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import resource
 import sys
 from typing import Any
 
@@ -128,6 +134,14 @@ def serve(args: dict, channel: Any) -> None:
     """Entry point for ``ctx.spawn(target="sppo_gym.verifiers.code_candidate:serve")``."""
     _quiet_stdio()
     sys.setrecursionlimit(int(args.get("recursion_limit", 1000)))
+    if args.get("timed"):
+        resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+        channel.send({"ready": True})
+        try:
+            if channel.recv() != {"go": True}:
+                return
+        except EOFError:
+            return
     failure, fn = load(str(args["source"]), str(args.get("prelude", "")), str(args["entry_point"]))
     if failure is not None:
         channel.send(failure)

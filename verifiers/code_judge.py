@@ -23,6 +23,7 @@ Semantics the tests see (documented in ``python_tests.PythonTestsVerifier``):
 from __future__ import annotations
 
 import builtins
+import copy
 import os
 import time
 from typing import Any
@@ -30,7 +31,10 @@ from typing import Any
 from sppo_gym.sandbox.channel import ChannelTimeout
 from sppo_gym.sandbox.plaindata import PlainDataError
 from sppo_gym.sandbox.protocol import ProtocolError
-from sppo_gym.verifiers import code_candidate  # noqa: F401  (preloaded in the server: candidates fork with it)
+from sppo_gym.verifiers import (
+    code_candidate,  # noqa: F401  (preloaded in the server: candidates fork with it)
+    cpu_clock,
+)
 from sppo_gym.verifiers.code_testprog import AssertTally, TestProgram
 
 try:  # present in the sandbox image; the import is kept soft for tooling that lacks it
@@ -71,6 +75,12 @@ class CandidateProxy:
         self.call_timeout_s = call_timeout_s
         self.used_s = 0.0
         self.calls = 0
+        self.record: list[dict] | None = None
+        """When a list, each call's arguments are appended (copies), to be replayed elsewhere."""
+        self.clock: Any = None
+        """Timed runs: the candidate's CPU clock (``cpu_clock``), or ``time.perf_counter`` without one."""
+        self.clock_kind = ""
+        self.cpu_start = self.cpu_end = 0.0
         self.fatal: CandidateFatal | None = None
         self.last_exc: BaseException | None = None
         """The candidate exception raised by the most recent call, if it raised."""
@@ -84,6 +94,23 @@ class CandidateProxy:
             return self.cand.recv(timeout=max(0.0, left))
         finally:
             self.used_s += time.monotonic() - t0
+
+    def start_clock(self) -> None:
+        """Timed runs: read the candidate's clock before its code loads, then let it load."""
+        if self.receive("while starting") != {"ready": True}:
+            raise self.fail("bad_return", "malformed start message")
+        clock = cpu_clock.clock_for_uid(self.cand.cid)
+        self.clock, self.clock_kind = (clock, "cpu") if clock is not None else (time.perf_counter, "wall")
+        self.cpu_start = self.clock()
+        try:
+            self.cand.send({"go": True})
+        except CandidateExited as e:
+            raise self.fail(*exit_verdict(getattr(e, "returncode", None), "while starting")) from None
+
+    @property
+    def run_s(self) -> float:
+        """Timed runs: the candidate's seconds from loading its code to its last answer."""
+        return self.cpu_end - self.cpu_start
 
     def fail(self, verdict: str, detail: str) -> CandidateFatal:
         """Record the first fatal outcome (it decides the verdict) and kill the candidate."""
@@ -111,13 +138,17 @@ class CandidateProxy:
             raise self.fatal
         self.calls += 1
         self.last_exc = None
+        call = {"args": list(args), "kwargs": kwargs}
         try:
-            self.cand.send({"args": list(args), "kwargs": kwargs})
+            self.cand.send(call)
         except PlainDataError as e:
             raise NonPlainArgument(f"the test passes an argument that is not plain data: {e}") from None
         except CandidateExited as e:
             raise self.fail(*exit_verdict(getattr(e, "returncode", None), "before a call")) from None
-        return self.unpack(self.receive(f"to call {self.calls}"))
+        reply = self.receive(f"to call {self.calls}")
+        if self.record is not None:
+            self.record.append(copy.deepcopy(call))  # plain data (it crossed); the test may mutate it later
+        return self.unpack(reply)
 
     def unpack(self, reply: Any) -> Any:
         if not isinstance(reply, dict) or len(reply) not in (1, 2):
@@ -214,18 +245,48 @@ LOAD_VERDICTS = frozenset({"syntax_error", "missing_entry_point", "early_exit", 
 
 
 def judge(payload: dict, ctx: Any) -> dict:
-    """Entry point ``sppo_gym.verifiers.code_judge:judge``: one problem (payload from PythonTestsVerifier)."""
+    """Entry point ``sppo_gym.verifiers.code_judge:judge``: one problem (payload from PythonTestsVerifier).
+
+    With ``payload["speed"]`` a passing candidate is then timed against the reference solution
+    (``code_speed``); anything else is scored exactly as without it.
+    """
+    if payload.get("speed"):
+        from sppo_gym.verifiers import code_speed  # imports this module
+
+        return code_speed.judge_speed(payload, ctx)
+    return judge_run(payload, ctx, payload["source"], settle_after=bool(payload.get("settle")))[0]
+
+
+def judge_run(payload: dict, ctx: Any, source: str, *, settle_after: bool = False,
+              record: list[dict] | None = None, timed: bool = False) -> tuple[dict, CandidateProxy]:
+    """Spawn one candidate process for ``source``, run the test against it, score it.
+
+    ``settle_after``: make sure no process of the candidate is left when this returns (the next
+    problem or timed run must not share the CPU with it). ``timed``: one-process candidate whose
+    CPU clock is read before its code loads and after the test (``proxy.run_s``).
+    """
     cand = ctx.spawn(
         target=CANDIDATE_TARGET,
-        args={"source": payload["source"], "prelude": payload.get("prelude", ""),
+        args={"source": source, "prelude": payload.get("prelude", ""), "timed": timed,
               "entry_point": payload["entry_point"], "recursion_limit": payload.get("recursion_limit", 1000)},
         memory_mb=payload.get("memory_mb"),
     )
     proxy = CandidateProxy(cand, float(payload.get("timeout_s", 6.0)), payload.get("call_timeout_s"))
+    proxy.record = record
     try:
-        return _judge_loaded(payload, proxy)
+        if timed:
+            try:
+                proxy.start_clock()
+            except CandidateFatal as f:
+                return _score(0.0, f.verdict, f.detail, {}), proxy
+        return _judge_loaded(payload, proxy), proxy
     finally:
-        if payload.get("settle") and proxy.fatal is None:
+        if timed and proxy.fatal is None:
+            try:
+                proxy.cpu_end = proxy.clock()
+            except OSError:  # it ended on its own after its last answer: its time is unknown
+                proxy.cpu_end = float("nan")
+        if settle_after and proxy.fatal is None:
             settle(cand)
         elif proxy.fatal is None:
             try:

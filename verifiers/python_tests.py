@@ -22,6 +22,13 @@ small batches, up to 8 for large ones — each problem still gets its own candid
 uid, and the next one starts only after no process of the previous candidate is left; a pack
 that fails as a whole is re-judged one problem per job).
 
+``reward="speed"`` (default ``"pass"``): a passing candidate earns a reward in ``[speed_floor, 1]``
+from its run time relative to the problem's reference solution (``canonical_solution``: a whole
+function, or HumanEval's body completing the prompt), timed by the judge on the same test in the
+same job (``code_speed``: formula, repeats); ``speed_min_rounds`` (default 3) and
+``speed_min_time_s`` (default 0.02) set the repeats. ``Score.extra["speed"]`` holds the timings.
+Anything that does not pass scores exactly as with ``"pass"`` (0 and its verdict).
+
 Not supported: tests that pass non-plain arguments (callables, class instances) to the entry
 point (``judge_error``), tests that rely on the candidate mutating their arguments in place
 (arguments cross by value), and tests that use names other than the entry point from the
@@ -48,6 +55,7 @@ MAX_PACK = 8
 """Most problems judged in one sandbox job (each still in its own candidate process and uid)."""
 JUDGE_OVERHEAD_S = 5.0
 """Job wall time beyond the candidate's budget: spawning, loading, the test's own work."""
+REWARDS = ("pass", "speed")
 
 
 def split_prompt(prompt: str, entry_point: str) -> str:
@@ -83,6 +91,10 @@ class PythonTestsVerifier(Verifier):
         memory_mb: int | None = 512,
         recursion_limit: int = 1000,
         pack_size: int | None = None,
+        reward: str = "pass",
+        speed_floor: float = 0.1,
+        speed_min_rounds: int = 3,
+        speed_min_time_s: float = 0.02,
         limits: Limits | None = None,
         **options: Any,
     ) -> None:
@@ -100,6 +112,7 @@ class PythonTestsVerifier(Verifier):
         if pack_size is not None and not 1 <= pack_size <= MAX_PACK:
             raise ValueError(f"pack_size must be in 1..{MAX_PACK} or None (automatic), got {pack_size!r}")
         self.pack_size = pack_size
+        self.reward, self.speed = check_reward(reward, speed_floor, speed_min_rounds, speed_min_time_s)
 
     def payload(self, response: str, problem: dict) -> dict:
         for key in ("entry_point", "test"):
@@ -118,7 +131,14 @@ class PythonTestsVerifier(Verifier):
             "partial": self.partial,
             "memory_mb": self.memory_mb,
             "recursion_limit": self.recursion_limit,
+            **self.speed_fields(problem),
         }
+
+    def speed_fields(self, problem: dict) -> dict:
+        """Payload additions of ``reward="speed"``: the reference solution and the options."""
+        if self.speed is None:
+            return {}
+        return {"speed": self.speed, "reference": reference_source(problem)}
 
     def verify_batch(self, items: Sequence[tuple[str, dict]]) -> list[Score]:
         """Score many responses: malformed and code-less ones here, the rest in packed sandbox jobs."""
@@ -130,6 +150,8 @@ class PythonTestsVerifier(Verifier):
         payloads = {i: self.payload(*items[i]) for i in todo}  # bad problems raise before any job runs
         pool = get_pool()
         k = self.pack_size or pack_size_for(len(todo), pool.size)
+        if self.speed is not None:  # one job each: a job's end clears what its candidates wrote
+            k = 1
         groups = [todo[j : j + k] for j in range(0, len(todo), k)]
         retry: list[int] = []
         for group, res in zip(groups, pool.run_batch([self.job([payloads[i] for i in group]) for group in groups]),
@@ -147,9 +169,53 @@ class PythonTestsVerifier(Verifier):
     def job(self, payloads: list[dict]) -> Job:
         """One problem: ``code_judge:judge``; several: ``code_judge:judge_many`` with wall time for all."""
         limits = self.limits or Limits()
+        if self.speed is not None:  # a correctness run, then rounds of reference + candidate + null
+            limits = limits.with_(wall_s=limits.wall_s * (2 + 2 * self.speed["min_rounds"]))
         if len(payloads) == 1:
             return Job(self.entry, payloads[0], limits)
         return Job(PACK_ENTRY, {"items": payloads}, limits.with_(wall_s=limits.wall_s * len(payloads)))
+
+
+def check_reward(reward: str, floor: float, min_rounds: int, min_time_s: float) -> tuple[str, dict | None]:
+    """Validate the reward options; ``(reward, speed options or None)``."""
+    if reward not in REWARDS:
+        raise ValueError(f"reward must be one of {', '.join(map(repr, REWARDS))}, got {reward!r}")
+    if not 0.0 < floor <= 1.0:
+        raise ValueError(f"speed_floor must be in (0, 1] (correct answers must beat wrong ones), got {floor!r}")
+    if isinstance(min_rounds, bool) or not isinstance(min_rounds, int) or not 1 <= min_rounds <= 7:
+        raise ValueError(f"speed_min_rounds must be an int in 1..7 (MAX_ROUNDS), got {min_rounds!r}")
+    if not 0.0 <= min_time_s <= 10.0:
+        raise ValueError(f"speed_min_time_s must be in [0, 10] seconds, got {min_time_s!r}")
+    if reward == "pass":
+        return reward, None
+    return reward, {"floor": float(floor), "min_rounds": min_rounds, "min_time_s": float(min_time_s)}
+
+
+def reference_source(problem: dict) -> str:
+    """The problem's reference solution as a whole module defining the entry point.
+
+    ``canonical_solution`` may be a whole function (MBPP style) or, HumanEval style, the body
+    that completes the prompt; a missing one is a clear error (``reward="speed"`` needs it).
+    """
+    sol = problem.get("canonical_solution")
+    if not isinstance(sol, str) or not sol.strip():
+        raise ValueError(f"reward='speed' needs a reference solution: problem {problem.get('task_id', '?')!r} "
+                         "has no non-empty 'canonical_solution' field")
+    if _defines(sol, problem["entry_point"]):
+        return sol
+    prompt = problem.get("prompt") or ""
+    if _defines(prompt, problem["entry_point"]) and _defines(prompt + sol, problem["entry_point"]):
+        return prompt + sol
+    raise ValueError(f"problem {problem.get('task_id', '?')!r}: canonical_solution neither defines "
+                     f"{problem['entry_point']!r} nor completes a prompt that does")
+
+
+def _defines(source: str, name: str) -> bool:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name for n in tree.body)
 
 
 def pack_size_for(n: int, containers: int) -> int:

@@ -1,0 +1,104 @@
+"""Runtime-efficiency ("speed") rewards of the Python-tests verifier, through the real Docker pool.
+
+The problem counts the distinct values of a list; the reference uses a set (linear), the slow
+answer a list scan (quadratic, > 5x slower on the test's input). Rewards of correct answers must
+order them; wrong, timed-out and clock-tampering answers must not gain anything.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+import sppo_gym.envs  # noqa: F401  (registers the ids)
+from sppo_gym.verifiers.python_tests import PythonTestsVerifier
+
+N = 1500
+DISTINCT = {
+    "task_id": "speed/distinct",
+    "prompt": "Write `count_distinct(xs)`: the number of distinct values in the list `xs`.",
+    "entry_point": "count_distinct",
+    "test": f"xs = [(i * 7919) % {N} for i in range({2 * N})]\n"
+            f"assert count_distinct(xs) == {N}\nassert count_distinct([]) == 0\nassert count_distinct([3, 3]) == 1\n",
+    "canonical_solution": "def count_distinct(xs):\n    return len(set(xs))\n",
+}
+FAST = "def count_distinct(xs):\n    return len(set(xs))\n"
+SLOW = ("def count_distinct(xs):\n    seen = []\n    for x in xs:\n        if x not in seen:\n"
+        "            seen.append(x)\n    return len(seen)\n")
+SLOW_BODY = SLOW.replace("def count_distinct(xs):", "def slow(xs):")
+
+# Each is correct but slow; each tries to look faster than it is.
+TAMPER = {
+    "patch_clocks": "import os, time\nfor n in ('perf_counter', 'monotonic', 'time', 'process_time', 'thread_time'):\n"
+                    "    setattr(time, n, lambda: 0.0)\n    setattr(time, n + '_ns', lambda: 0)\n"
+                    "time.clock_gettime = lambda *a: 0.0\nos.times = lambda: os.times_result((0.0,) * 5)\n"
+                    + SLOW,
+    "thread_offload": "import threading\n" + SLOW_BODY
+                      + "def count_distinct(xs):\n    out = []\n    try:\n"
+                        "        t = threading.Thread(target=lambda: out.append(slow(xs)))\n        t.start()\n        t.join()\n"
+                        "    except RuntimeError:\n        out.append(slow(xs))\n    return out[0]\n",
+    "fork_worker": "import os\n" + SLOW_BODY
+                   + "def count_distinct(xs):\n    try:\n        r, w = os.pipe()\n        if os.fork() == 0:\n"
+                     "            os.write(w, str(slow(xs)).encode())\n            os._exit(0)\n"
+                     "        os.close(w)\n        return int(os.read(r, 64))\n    except OSError:\n        return slow(xs)\n",
+    "cache_across_runs": "import json, os\n" + SLOW_BODY
+                         + "P = '/scratch/speed-cache-h9a'\ndef count_distinct(xs):\n    k = str(hash(tuple(xs)))\n"
+                           "    try:\n        with open(P) as f:\n            c = json.load(f)\n    except OSError:\n        c = {}\n"
+                           "    if k not in c:\n        c[k] = slow(xs)\n        try:\n            with open(P, 'w') as f:\n"
+                           "                json.dump(c, f)\n            os.chmod(P, 0o666)\n        except OSError:\n"
+                           "            pass\n    return c[k]\n",
+}
+
+TRIALS = 20
+
+
+@pytest.fixture(scope="module")
+def scores(sandbox_pool):
+    """Everything in one batch: 20 slow + 20 fast trials, the tamper cases, a wrong answer."""
+    v = PythonTestsVerifier(reward="speed", speed_min_rounds=2, speed_min_time_s=0.0)
+    items = [SLOW] * TRIALS + [FAST] * TRIALS + list(TAMPER.values()) + ["def count_distinct(xs):\n    return len(xs)\n"]
+    out = v.verify_batch([(src, DISTINCT) for src in items])
+    return {"slow": out[:TRIALS], "fast": out[TRIALS:2 * TRIALS],
+            **dict(zip(TAMPER, out[2 * TRIALS:-1], strict=True)), "wrong": out[-1]}
+
+
+pytestmark = pytest.mark.docker
+
+
+def test_slow_and_fast_are_ordered(scores):
+    for s in scores["slow"] + scores["fast"]:
+        assert s.passed and s.verdict == "passed" and 0.1 <= s.reward <= 1.0, s
+        assert s.extra["speed"]["clock"] == "cpu", s.extra
+    ordered = sum(s.reward < f.reward for s, f in zip(scores["slow"], scores["fast"], strict=True))
+    assert ordered >= TRIALS - 1, [(s.reward, f.reward) for s, f in zip(scores["slow"], scores["fast"], strict=True)]
+
+
+def test_fast_but_wrong_scores_zero(scores):
+    s = scores["wrong"]
+    assert (s.reward, s.verdict, s.passed) == (0.0, "failed", False), s
+    assert "speed" not in s.extra
+
+
+@pytest.mark.parametrize("name", list(TAMPER))
+def test_tampering_does_not_raise_the_score(scores, name):
+    s = scores[name]
+    assert s.verdict == "passed" and s.reward > 0, s
+    honest = max(x.reward for x in scores["slow"])
+    assert s.reward <= honest + 0.05, (s.reward, honest, s.extra)
+    assert s.reward < min(x.reward for x in scores["fast"]), s
+
+
+def test_timeout_scores_zero(sandbox_pool):
+    v = PythonTestsVerifier(reward="speed", timeout_s=1.0)
+    sleepy = "import time\ndef count_distinct(xs):\n    time.sleep(5)\n    return len(set(xs))\n"
+    busy = "def count_distinct(xs):\n    while True:\n        pass\n"
+    for s in v.verify_batch([(sleepy, DISTINCT), (busy, DISTINCT)]):
+        assert (s.reward, s.verdict, s.passed) == (0.0, "timeout", False), s
+
+
+def test_humaneval_env_speed_reward(sandbox_pool):
+    env = gym.make("sppo_gym/HumanEval-v0", reward="speed")
+    _, info = env.reset(options={"index": 0})
+    _, reward, terminated, _, info = env.step(f"```python\n{info['answer']}```")
+    assert terminated and info["verdict"] == "passed" and 0.1 <= reward <= 1.0, info
+    assert set(info["speed"]) >= {"t_candidate", "t_reference", "t_overhead", "ratio"}, info["speed"]
+    env.close()
