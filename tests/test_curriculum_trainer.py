@@ -149,3 +149,5 @@ def test_curriculum_config_errors():
         load_config(None, {"curriculum": "success", "curriculum_levels": "[1,2"})
     with pytest.raises(ValueError, match="curriculum"):
         load_config(None, {"curriculum": "hard-first"})
+    assert load_config(None, {"curriculum": "none"}).curriculum == "none"  # a choice, not null
+    assert load_config(None, {"curriculum": "success", "curriculum_levels": "[2,3]"}).curriculum_levels == [2, 3]

@@ -207,6 +207,8 @@ def _parse_cli_value(key: str, value: Any) -> Any:
     """Turn a command-line string into what the field expects (JSON dicts, null)."""
     if not isinstance(value, str):
         return value
+    if key == "curriculum":
+        return value  # "none" is a choice here, not null
     if key == "curriculum_levels":
         try:
             return json.loads(value) if value.strip() else []

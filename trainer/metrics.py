@@ -117,7 +117,7 @@ def plot_curriculum(rows: list[dict[str, Any]], path: Path, title: str = "") -> 
         return [p[0] for p in pts], [p[1] for p in pts]
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
-    ax1.step(*series("difficulty"), where="mid", color="tab:purple", label="mean difficulty of the batch")
+    ax1.step(*series("difficulty"), where="mid", color="tab:purple", marker=".", label="mean difficulty of the batch")
     ax1.set_ylabel("difficulty")
     ax1.grid(alpha=0.3)
     if ax1.get_legend_handles_labels()[0]:  # difficulty only on envs with levels
@@ -127,7 +127,7 @@ def plot_curriculum(rows: list[dict[str, Any]], path: Path, title: str = "") -> 
                               ("v_chosen", "tab:green", "V(x), chosen prompts (mean)")):
         steps, v = series(key)
         if steps:
-            ax2.plot(steps, v, color=color, label=label)
+            ax2.plot(steps, v, color=color, marker=".", label=label)
     ax2.axhline(0.5, color="k", lw=0.5, ls=":")
     ax2.set_ylim(-0.02, 1.02)
     ax2.set_xlabel("step")
