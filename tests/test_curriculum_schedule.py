@@ -180,3 +180,15 @@ def test_reasoning_gym_curriculum_levels():
     assert info["difficulty"] == 3
     with pytest.raises(ValueError, match="sets \\['max_terms'\\]"):
         gym.make("sppo_gym/ReasoningGym-v0", task="basic_arithmetic", difficulty=2, max_terms=3)
+
+
+@pytest.mark.docker
+def test_mixed_levels_are_scored_through_the_sandbox():
+    envs = gym.make_vec("sppo_gym/Arithmetic-v0", num_envs=6, difficulty=[1, 4, 5])
+    _, infos = envs.reset(seed=0, options={"difficulty": [1, 4, 5, 1, 4, 5]})
+    answers = [f"Answer: {a}" for a in infos["answer"]]
+    answers[-1] = "Answer: 123456789"
+    _, rewards, _, _, out = envs.step(answers)
+    assert list(rewards) == [1.0] * 5 + [0.0], out["verdict"]
+    assert list(out["difficulty"]) == [1, 4, 5, 1, 4, 5]
+    envs.close()
