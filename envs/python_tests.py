@@ -18,11 +18,12 @@ The whole response (``str``); the last fenced Python (or bare) block is the code
 ## Reward
 1.0 when every test ran and passed, else 0.0 (``verifier_options={"partial": True}`` gives the
 fraction of asserts that held). ``reward="speed"`` (opt-in; default ``"pass"``): a passing answer
-earns ``min(1, max(0.1, ratio))`` where ``ratio`` compares its run time on the test with the row's
-``canonical_solution`` (needed by every row), both timed by the judge in the same sandbox job,
-alternated over at least 3 rounds, medians, the fixed cost of a call's round trip subtracted
-(formula and measured noise: ``docs/REWARDS.md``); a wrong answer still earns 0.
-``info["speed"]`` = ``{"t_candidate", "t_reference", "t_overhead", "ratio", "rounds", ...}``. ``info["verdict"]``: ``passed``, ``failed``, ``runtime_error``,
+earns ``min(1, max(0.1, ratio))`` where ``ratio`` compares its CPU time on the test with the row's
+``canonical_solution`` (needed by every row), both read by the judge from the kernel in the same
+sandbox job, best of at least 3 alternating rounds, the fixed cost of loading and answering calls
+subtracted (formula and measured noise: ``docs/REWARDS.md``); a wrong answer still earns 0.
+``info["speed"]`` = ``{"t_candidate", "t_reference", "t_overhead", "ratio", "rounds", ...}`` (None
+when the answer did not pass). ``info["verdict"]``: ``passed``, ``failed``, ``runtime_error``,
 ``early_exit``, ``syntax_error``, ``missing_entry_point``, ``bad_return``, ``timeout``, ``memory``,
 ``no_code``, ... (``sppo_gym.verifiers.VERDICTS``). ``info["answer"]`` is the canonical solution
 when the row has one.

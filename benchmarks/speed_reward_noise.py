@@ -1,0 +1,78 @@
+"""Noise of the runtime-efficiency reward (``reward="speed"``): how much the score of the SAME
+solution varies across runs, and how far apart a slow and a fast correct solution land.
+
+    python benchmarks/speed_reward_noise.py [--repeats 10] [--problems 0,13,39,63] [--out FILE]
+
+* Part 1: every listed HumanEval problem's canonical solution is scored ``--repeats`` times
+  against itself (the reference is the same code), interleaved over the warm Docker pool. An
+  ideal timer gives ratio 1 and reward 1 every time; the spread of ``ratio`` is the noise.
+* Part 2: the slow (list scan, quadratic) and fast (set) solutions of the count-distinct problem
+  of ``tests/test_code_speed.py``, ``--repeats`` times each: mean, spread and how often the
+  slow one scores below the fast one.
+
+Run it on a quiet machine (it prints the load average before and after) and report both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from sppo_gym.envs.python_tests import humaneval_rows
+from sppo_gym.verifiers.python_tests import PythonTestsVerifier, reference_source
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from test_code_speed import DISTINCT, FAST, SLOW
+
+
+def summary(scores: list) -> dict:
+    rewards = [s.reward for s in scores]
+    ratios = [s.extra["speed"]["ratio"] for s in scores if s.extra.get("speed", {}).get("ratio") is not None]
+    return {
+        "n": len(scores), "passed": sum(s.passed for s in scores),
+        "reward_mean": statistics.fmean(rewards), "reward_std": statistics.pstdev(rewards),
+        "reward_min": min(rewards), "reward_max": max(rewards),
+        "ratio_mean": statistics.fmean(ratios) if ratios else None,
+        "ratio_std": statistics.pstdev(ratios) if ratios else None,
+        "t_reference_ms": 1e3 * statistics.median(s.extra["speed"]["t_reference"] for s in scores if s.passed),
+        "t_overhead_ms": 1e3 * statistics.median(s.extra["speed"]["t_overhead"] for s in scores if s.passed),
+        "rounds": statistics.median(s.extra["speed"]["rounds"] for s in scores if s.passed),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--problems", default="0,13,39,63", help="HumanEval indices")
+    ap.add_argument("--out", default=None, help="write the summary as JSON here")
+    args = ap.parse_args()
+    rows = humaneval_rows()
+    probs = [rows[int(i)] for i in args.problems.split(",")]
+    v = PythonTestsVerifier(reward="speed")
+    v.verify(FAST, DISTINCT)  # warm the pool (and build the image) before timing anything
+    load0 = os.getloadavg()
+    t0 = time.perf_counter()
+    items = [(f"```python\n{reference_source(p)}```", p) for _ in range(args.repeats) for p in probs]
+    items += [(src, DISTINCT) for _ in range(args.repeats) for src in (SLOW, FAST)]
+    scores = v.verify_batch(items)
+    wall = time.perf_counter() - t0
+    n_he = args.repeats * len(probs)
+    out: dict = {"load_before": load0, "load_after": os.getloadavg(), "wall_s": wall, "repeats": args.repeats,
+                 "self": {}, "distinct": {}}
+    for j, p in enumerate(probs):
+        out["self"][p["task_id"]] = summary(scores[j:n_he:len(probs)])
+    slow, fast = scores[n_he::2], scores[n_he + 1::2]
+    out["distinct"] = {"slow": summary(slow), "fast": summary(fast),
+                       "ordered": sum(a.reward < b.reward for a, b in zip(slow, fast, strict=True))}
+    print(json.dumps(out, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
