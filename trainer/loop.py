@@ -110,7 +110,7 @@ def step_seeds(seed: int, step: int, n_prompts: int, group_size: int) -> list[in
 def rollout_step(run: Run, step: int) -> tuple[Rollout, dict[str, float]]:
     """Sample prompts, generate, score; drop sandbox errors (whole groups for GRPO/RLOO)."""
     cfg, g = run.cfg, run.cfg.resolved_group_size()
-    options, chosen = run.curriculum.options(run, step) if run.curriculum is not None else (None, {})
+    options, picked = run.curriculum.options(run, step) if run.curriculum is not None else (None, {})
     prompts, reset_infos = run.envs.reset(seed=step_seeds(cfg.seed, step, cfg.batch_size // g, g), options=options)
     t0 = time.perf_counter()
     batch = collect(run.policy, run.tokenizer, list(prompts), max_prompt_tokens=cfg.max_prompt_tokens,
@@ -123,7 +123,7 @@ def rollout_step(run: Run, step: int) -> tuple[Rollout, dict[str, float]]:
     ok = np.repeat(ok.reshape(-1, g).all(-1), g)  # a group is only comparable when complete
     batch.rewards = torch.as_tensor(rewards, dtype=torch.float32, device=batch.old_logprobs.device)  # (B,)
     batch = batch.select(np.flatnonzero(ok).tolist())
-    stats = {"sandbox_errors": int((~ok).sum()), "gen_s": t1 - t0, "verify_s": t2 - t1, **chosen}
+    stats = {"sandbox_errors": int((~ok).sum()), "gen_s": t1 - t0, "verify_s": t2 - t1, **picked}
     if "difficulty" in reset_infos:  # envs with levels say which level each problem has
         stats["difficulty"] = float(np.mean(reset_infos["difficulty"]))
     if run.curriculum is not None:
