@@ -46,7 +46,15 @@ TAMPER = {
                            "    if k not in c:\n        c[k] = slow(xs)\n        try:\n            with open(P, 'w') as f:\n"
                            "                json.dump(c, f)\n            os.chmod(P, 0o666)\n        except OSError:\n"
                            "            pass\n    return c[k]\n",
+    "cache_in_dir_times": "import os\n" + SLOW_BODY
+                          + "MARK = 123456789\ndef count_distinct(xs):\n    me = os.getuid()\n"
+                            "    for k in range(1, 9):\n        try:\n            st = os.stat(f'/scratch/c{me - k}')\n"
+                            "        except OSError:\n            continue\n"
+                            "        if st.st_mtime_ns == MARK + len(xs):\n            return st.st_atime_ns\n"
+                            "    n = slow(xs)\n    os.utime(os.getcwd(), ns=(n, MARK + len(xs)))\n    return n\n",
 }
+CACHES = ("cache_across_runs", "cache_in_dir_times")
+"""Caches across timed runs: detected, so the answer is correct but untimed (the floor)."""
 
 TRIALS = 20
 
@@ -85,6 +93,8 @@ def test_tampering_does_not_raise_the_score(scores, name):
     honest = max(x.reward for x in scores["slow"])
     assert s.reward <= honest + 0.05, (s.reward, honest, s.extra)
     assert s.reward < min(x.reward for x in scores["fast"]), s
+    if name in CACHES:
+        assert s.reward == 0.1 and "untimed" in s.extra["speed"], s
 
 
 def test_timeout_scores_zero(sandbox_pool):

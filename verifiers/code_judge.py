@@ -43,6 +43,9 @@ except ImportError:  # pragma: no cover
     CandidateExited = EOFError  # type: ignore[misc,assignment]
 
 CANDIDATE_TARGET = "sppo_gym.verifiers.code_candidate:serve"
+GO_DELAY_S = 0.01
+"""Timed runs: pause between noting ``t_go_ns`` and letting the code load, longer than the
+coarse clock that stamps file times lags, so that any change the code makes is stamped later."""
 CRASH_SIGNALS = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV", 25: "SIGXFSZ"}
 _BUILTIN_EXC = {
     name: obj for name, obj in vars(builtins).items()
@@ -81,6 +84,8 @@ class CandidateProxy:
         """Timed runs: the candidate's CPU clock (``cpu_clock``), or ``time.perf_counter`` without one."""
         self.clock_kind = ""
         self.cpu_start = self.cpu_end = 0.0
+        self.t_go_ns = 0
+        """Timed runs: wall clock (ns) before the candidate's code may run; file times after it are its doing."""
         self.fatal: CandidateFatal | None = None
         self.last_exc: BaseException | None = None
         """The candidate exception raised by the most recent call, if it raised."""
@@ -102,6 +107,8 @@ class CandidateProxy:
         clock = cpu_clock.clock_for_uid(self.cand.cid)
         self.clock, self.clock_kind = (clock, "cpu") if clock is not None else (time.perf_counter, "wall")
         self.cpu_start = self.clock()
+        self.t_go_ns = time.time_ns()
+        time.sleep(GO_DELAY_S)
         try:
             self.cand.send({"go": True})
         except CandidateExited as e:

@@ -20,11 +20,16 @@ and CPU time does not grow while a process waits for a CPU on a busy machine. Ev
 process is gone before the next run starts (``code_judge.settle``). Which of reference and
 candidate runs first alternates between rounds.
 
+Caching across runs: a candidate could store its answers (files, SysV IPC, its directory's
+metadata) in one run and read them in the next. After every run the judge compares what persists
+in the container (``footprint``: inodes used in scratch and ``/dev/shm``, IPC objects) with what
+a reference run leaves (its own directory), and checks that the candidate's directory was not
+touched after its code could run (``home_untouched``); a candidate that left anything behind is
+correct but untimed: the floor. As a second line, its time is at least its run-0 time divided by
+``COLD_FACTOR`` (run 0 is the only run that cannot read an earlier run's leftovers).
+
 Estimate: per side, the minimum over rounds (interference only ever adds time, so best-of-R is
-the robust choice, as in ``timeit``). The candidate's time is at least its run-0 time divided by
-``COLD_FACTOR``: run 0 is its only run that cannot read files an earlier run of it left in the
-job's scratch space, so caching answers across runs gains at most that factor. Then, with ``T0``
-the null's time::
+the robust choice, as in ``timeit``). Then, with ``T0`` the null's time::
 
     net = max(T - T0, 0)
     ratio = (net_ref + eps) / (net_cand + eps),   eps = EPS_FRACTION * T0
@@ -39,6 +44,8 @@ run out, or when the candidate is already certain to get the floor.
 from __future__ import annotations
 
 import math
+import os
+import stat
 import time
 from typing import Any
 
@@ -81,6 +88,36 @@ def null_run(payload: dict, ctx: Any, calls: list[dict]) -> tuple[float, str]:
     return proxy.run_s, proxy.clock_kind
 
 
+def footprint(scratch_root: str) -> tuple[int, ...]:
+    """What persists in the container between runs: inodes used in the scratch and shm file
+    systems, SysV IPC objects. A run that changes it more than a trusted run left something behind."""
+    vals = []
+    for path in (scratch_root, "/dev/shm"):
+        try:
+            st = os.statvfs(path)
+            vals.append(st.f_files - st.f_ffree)
+        except OSError:
+            vals.append(-1)
+    for name in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{name}", "rb") as f:
+                vals.append(sum(1 for _ in f))
+        except OSError:
+            vals.append(-1)
+    return tuple(vals)
+
+
+def home_untouched(proxy: CandidateProxy) -> bool:
+    """The candidate's own directory is as the server made it: not renamed, chmod-ed, re-timed,
+    given entries or extended attributes (each of those stamps its ctime after ``t_go_ns``)."""
+    try:
+        st = os.lstat(proxy.cand.home)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == proxy.cand.cid and stat.S_IMODE(st.st_mode) == 0o711
+            and st.st_nlink == 2 and st.st_ctime_ns < proxy.t_go_ns)
+
+
 def reward_from(t_ref: float, t_cand: float, t_null: float, floor: float) -> tuple[float, float]:
     """``(reward, ratio)`` from best-of-R times (formula in the module docstring)."""
     eps = EPS_FRACTION * t_null
@@ -101,30 +138,39 @@ def _untimed(passed: dict, floor: float, why: str) -> dict:
             "extra": {**passed.get("extra", {}), "speed": {"ratio": None, "floor": floor, "untimed": why}}}
 
 
+def timed_run(payload: dict, ctx: Any, side: str, **kw: Any) -> tuple[dict, CandidateProxy, tuple[int, ...]]:
+    """One timed run of the reference or the candidate, with what it left in the container."""
+    root = os.path.dirname(ctx.scratch)
+    before = footprint(root)
+    src = payload["reference"] if side == "ref" else payload["source"]
+    score, proxy = judge_run(payload, ctx, src, settle_after=True, timed=True, **kw)
+    after = footprint(root)
+    return score, proxy, tuple(a - b for a, b in zip(after, before, strict=True))
+
+
 def judge_speed(payload: dict, ctx: Any) -> dict:
     """Score the candidate as usual; if it passed, time it against the reference (speed reward)."""
-    passed, proxy0 = judge_run(payload, ctx, payload["source"], settle_after=True, timed=True)
+    passed, proxy0, left0 = timed_run(payload, ctx, "cand")
     opts = payload["speed"]
     floor, min_rounds, min_time = float(opts["floor"]), int(opts["min_rounds"]), float(opts["min_time_s"])
     if not passed["passed"]:
         return passed
-    if math.isnan(proxy0.run_s):
-        return _untimed(passed, floor, "the candidate ended before it was stopped")
     runs: dict[str, list[float]] = {"ref": [], "cand": [proxy0.run_s], "null": []}
+    left: dict[str, set] = {"ref": set(), "cand": {left0}}
+    homes = [home_untouched(proxy0)]
     calls: list[dict] = []
     kinds = {proxy0.clock_kind}
     for rnd in range(MAX_ROUNDS):  # round 0: run 0 was the candidate's run
         t_round = time.monotonic()
         for side in ("ref",) if rnd == 0 else ("ref", "cand") if rnd % 2 else ("cand", "ref"):
-            src = payload["reference"] if side == "ref" else payload["source"]
-            score, proxy = judge_run(payload, ctx, src, settle_after=True, timed=True,
-                                     record=calls if side == "ref" and rnd == 0 else None)
+            score, proxy, changed = timed_run(payload, ctx, side, record=calls if side == "ref" and rnd == 0 else None)
             if not score["passed"]:
                 return _failed(score, side, rnd)
-            if math.isnan(proxy.run_s):
-                return _untimed(passed, floor, "the candidate ended before it was stopped")
             runs[side].append(proxy.run_s)
+            left[side].add(changed)
             kinds.add(proxy.clock_kind)
+            if side == "cand":
+                homes.append(home_untouched(proxy))
         if rnd < NULL_RUNS:
             try:
                 t_null, kind = null_run(payload, ctx, calls)
@@ -138,6 +184,10 @@ def judge_speed(payload: dict, ctx: Any) -> dict:
             break
         if ctx.time_left() < 2 * (time.monotonic() - t_round) + 1.0:
             break
+    if any(math.isnan(t) for t in runs["cand"]):
+        return _untimed(passed, floor, "the candidate ended before it was stopped")
+    if not left["cand"] <= left["ref"] or not all(homes):
+        return _untimed(passed, floor, "it left files, IPC objects or changes to its directory behind")
     t_cand = max(min(runs["cand"]), proxy0.run_s / COLD_FACTOR)
     t_ref, t_null = min(runs["ref"]), min(runs["null"])
     reward, ratio = reward_from(t_ref, t_cand, t_null, floor)
