@@ -90,3 +90,11 @@ def test_pack_size(n, containers, k):
     """Small batches are not packed; large ones use at most MAX_PACK problems per job."""
     assert pack_size_for(n, containers) == k
     assert pack_size_for(n, containers) <= MAX_PACK
+
+
+def test_fence_info_string_and_a_long_unclosed_line():
+    from sppo_gym.verifiers.code_extract import fenced_blocks
+
+    assert fenced_blocks("```  Python3 extra words\nx = 1\n```") == [("python3", "x = 1")]
+    assert fenced_blocks("```\ny\n```") == [("", "y")]
+    assert fenced_blocks("```" + "a" * 50_000 + "`\n```py\nz\n```") == [("py", "z")]

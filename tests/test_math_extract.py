@@ -109,3 +109,27 @@ def test_arithmetic_bad_difficulty() -> None:
         arithmetic.check_difficulty(0)
     with pytest.raises(ValueError, match="difficulty"):
         arithmetic.check_difficulty("2")
+
+
+def test_brace_partners_agree_with_matching_brace_on_random_text():
+    import random
+
+    from sppo_gym.verifiers.math_extract import brace_partners, matching_brace
+
+    rng = random.Random(0)
+    for _ in range(300):
+        text = "".join(rng.choice("{}\\ab") for _ in range(rng.randint(0, 40)))
+        partners = brace_partners(text)
+        i = 0
+        while i < len(text):  # every brace the one-brace scan can start at (escapes skipped)
+            if text[i] == "\\":
+                i += 2
+                continue
+            if text[i] == "{":
+                assert partners.get(i, -1) == matching_brace(text, i), (text, i)
+            i += 1
+
+
+def test_many_unclosed_boxes_still_find_the_last_closed_one():
+    text = "\\boxed{7} " + "\\boxed{" * 20_000
+    assert last_boxed(text) == "7"

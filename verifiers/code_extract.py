@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 PYTHON_TAGS = frozenset({"", "python", "py", "python3", "py3"})
-_OPEN = re.compile(r"^ {0,3}(`{3,})\s*([^`\s]*)[^`]*$")
+_OPEN = re.compile(r"^ {0,3}(`{3,})([^`]*)$")  # one split point only: linear on long lines
 
 
 def fenced_blocks(text: str) -> list[tuple[str, str]]:
@@ -26,7 +26,8 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
         if not m:
             i += 1
             continue
-        fence, tag = m.group(1), m.group(2).lower()
+        fence, info = m.group(1), m.group(2).split()
+        tag = info[0].lower() if info else ""
         close = re.compile(r"^ {0,3}`{" + str(len(fence)) + r",}\s*$")
         j = i + 1
         while j < len(lines) and not close.match(lines[j]):

@@ -71,10 +71,34 @@ def matching_brace(text: str, open_idx: int) -> int:
     return -1
 
 
+def brace_partners(text: str) -> dict[int, int]:
+    """Every balanced ``{``'s index mapped to its ``}`` in one pass (backslash escapes skipped).
+
+    The same pairs as :func:`matching_brace` gives one brace at a time, without its O(n) scan per
+    brace (which made many unclosed ``\\boxed{`` quadratic).
+    """
+    partners: dict[int, int] = {}
+    stack: list[int] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            partners[stack.pop()] = i
+        i += 1
+    return partners
+
+
 def last_boxed(text: str) -> str | None:
     """Content of the last well-formed ``\\boxed{...}``; ``None`` when there is none."""
-    for m in reversed(list(BOX_RE.finditer(text))):
-        end = matching_brace(text, m.end() - 1)
+    boxes = list(BOX_RE.finditer(text))
+    partners = brace_partners(text) if boxes else {}
+    for m in reversed(boxes):
+        end = partners.get(m.end() - 1, -1)
         if end != -1:
             return text[m.end() : end].strip()
     return None
