@@ -66,7 +66,7 @@ def run_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
     cfg = load_config(None, {
         "env": args.env, "env_kwargs": args.env_kwargs, "model": args.model, "algo": args.worker,
-        "steps": 100_000, "max_wall_s": args.budget_s, "out": str(out), "seed": args.seed,
+        "steps": getattr(args, "steps", 100_000), "max_wall_s": args.budget_s, "out": str(out), "seed": args.seed,
         "batch_size": args.batch_size, "lr": args.lr, "max_new_tokens": args.max_new_tokens,
         "eval_n": args.eval_n, "eval_every": args.eval_every, "progress": False,
     })
@@ -111,7 +111,7 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
         def on_step_end(self, targs: Any, tstate: Any, control: Any, **kw: Any) -> None:
             state["wall"] += time.perf_counter() - state["t0"]
-            done = state["wall"] >= args.budget_s
+            done = bool(args.budget_s) and state["wall"] >= args.budget_s
             if held_out is not None and (done or tstate.global_step % args.eval_every == 0):
                 curve.append((state["wall"], held_out.accuracy(kw["model"], tok, amp=amp)))
             control.should_training_stop = done
@@ -125,7 +125,7 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     config = GRPOConfig(
         output_dir=str(out), per_device_train_batch_size=args.batch_size, num_generations=8,
         max_completion_length=args.max_new_tokens, learning_rate=args.lr, lr_scheduler_type="constant",
-        warmup_steps=0, beta=0.0, temperature=1.0, max_steps=100_000, logging_steps=1, report_to=[],
+        warmup_steps=0, beta=0.0, temperature=1.0, max_steps=getattr(args, "steps", 100_000), logging_steps=1, report_to=[],
         save_strategy="no", seed=args.seed, use_cpu=not cuda, bf16=cuda, gradient_checkpointing=False,
         max_grad_norm=1.0, weight_decay=0.0, disable_tqdm=True)
     trainer = GRPOTrainer(model=model, processing_class=tok, reward_funcs=reward, train_dataset=dataset,

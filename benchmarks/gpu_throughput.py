@@ -1,0 +1,148 @@
+"""Rollout + update throughput and peak memory on a GPU: SPPO vs GRPO (our trainer) vs TRL GRPOTrainer.
+
+A prepared script for a lent GPU machine (no downloads, no Docker needed): it builds a
+randomly initialised Qwen2-style model from a config (default: the Qwen2.5-0.5B shape, ~0.5B
+parameters, bf16 autocast) with a character-level tokenizer padded to the model's vocabulary,
+saves it once, and trains each method for a fixed number of steps on an in-process task (reward
+= share of digits in the reply, so no sandbox is involved; a random model rarely stops early, so
+responses run to ``--max-new-tokens`` and every method generates the same number of tokens).
+
+Reported per method (each in its own process): completion tokens per second of training wall
+time (rollout + update), steps, and peak memory (``torch.cuda.max_memory_allocated``; resident
+set size on a CPU-only machine). Same batch for all: ``--batch-size`` completions per step
+(SPPO: one per prompt; GRPO and TRL: 8 per prompt).
+
+    python benchmarks/gpu_throughput.py                                 # GPU, ~0.5B, < 8 min
+    python benchmarks/gpu_throughput.py --hidden 64 --layers 2 --vocab 512 --batch-size 8 \\
+        --max-new-tokens 8 --steps 2                                    # CPU smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import algo_compare  # the same folder: shared worker code
+
+TASK = "gpu_bench/Digits-v0"
+METHODS = ("sppo", "grpo", "trl-grpo")
+CHAT_TEMPLATE = ("{% for m in messages %}<s>{{ m['role'][0] }}:{{ m['content'] }}</s>{% endfor %}"
+                 "{% if add_generation_prompt %}<s>a:{% endif %}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--hidden", type=int, default=896)
+    p.add_argument("--layers", type=int, default=24)
+    p.add_argument("--heads", type=int, default=14)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--intermediate", type=int, default=4864)
+    p.add_argument("--vocab", type=int, default=151936)
+    p.add_argument("--batch-size", type=int, default=64, help="completions per step")
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--out", default="runs/gpu_throughput")
+    p.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def build_model(args: argparse.Namespace, path: Path) -> None:
+    """A random Qwen2-style model and a char-level tokenizer whose vocabulary fills the model's."""
+    import torch
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    tokens = ["<pad>", "<s>", "</s>", "<unk>"] + [chr(i) for i in range(32, 127)] + ["\n"]
+    tokens += [f"<t{i}>" for i in range(args.vocab - len(tokens))]
+    core = Tokenizer(models.WordLevel({t: i for i, t in enumerate(tokens)}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    core.decoder = decoders.Fuse()
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                                  unk_token="<unk>")
+    tok.chat_template = CHAT_TEMPLATE
+    config = Qwen2Config(vocab_size=args.vocab, hidden_size=args.hidden, intermediate_size=args.intermediate,
+                         num_hidden_layers=args.layers, num_attention_heads=args.heads,
+                         num_key_value_heads=args.kv_heads, max_position_embeddings=4096, tie_word_embeddings=True,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(config)
+    print(f"[gpu_throughput] model: {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters",
+          file=sys.stderr)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+
+
+def register_digits_task() -> None:
+    """An in-process task: reward = share of digits in the reply (no sandbox on the GPU machine)."""
+    from sppo_gym.envs import register_task
+
+    def problem(rng: Any) -> dict:
+        return {"d": str(int(rng.integers(10**5, 10**6)))}
+
+    def digit_share(response: str, problem: dict) -> float:
+        return sum(c.isdigit() for c in response) / max(len(response), 1)
+
+    register_task(TASK, problems=problem, verifier=digit_share, prompt="Write digits like {d}")
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Train one method for ``--steps`` steps through algo_compare's runners; write result.json."""
+    register_digits_task()
+    out = Path(args.out) / args.worker
+    out.mkdir(parents=True, exist_ok=True)
+    shared = argparse.Namespace(
+        env=TASK, env_kwargs="{}", model=str(Path(args.out) / "model"), worker=args.worker, budget_s=0.0,
+        eval_n=0, eval_every=1, batch_size=args.batch_size, lr=1e-6, max_new_tokens=args.max_new_tokens,
+        seed=0, steps=args.steps, out=str(out))
+    result = algo_compare.run_trl(shared, out) if args.worker == "trl-grpo" else algo_compare.run_ours(shared, out)
+    result.update(method=args.worker, peak_memory_mb=round(algo_compare.peak_memory_mb(), 1),
+                  tokens_per_s=round(result["completion_tokens"] / max(result["train_wall_s"], 1e-9), 1))
+    (out / "result.json").write_text(json.dumps(result, indent=2))
+
+
+def device_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        worker(args)
+        return 0
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if bad := sorted(set(methods) - set(METHODS)):
+        raise SystemExit(f"unknown method(s) {bad}; choose from {METHODS}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    build_model(args, out / "model")
+    passthrough = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k not in ("methods", "worker")]
+    results = []
+    for method in methods:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, __file__, *passthrough, "--worker", method], check=True,
+                       env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+        result = json.loads((out / method / "result.json").read_text())
+        result["process_wall_s"] = round(time.perf_counter() - t0, 1)
+        results.append(result)
+    meta = {"device": device_name(), "argv": sys.argv}
+    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    print(f"device: {meta['device']}\n\n| method | steps | training wall s | completion tokens/s | peak memory (MB) |\n"
+          "|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['method']} | {r['steps']} | {r['train_wall_s']:.1f} | {r['tokens_per_s']:.0f} | "
+              f"{r['peak_memory_mb']:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
