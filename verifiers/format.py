@@ -37,6 +37,7 @@ import regex
 from sppo_gym.sandbox import Limits
 
 from .base import MAX_RESPONSE_CHARS, Verifier, precheck
+from .math_extract import brace_partners
 from .score import Score
 
 ANSWER_PATTERNS = ("answer_line", "boxed", "code_block")
@@ -53,27 +54,9 @@ def _positive_int(name: str, value: Any) -> int | None:
     return value
 
 
-def brace_matches(text: str) -> dict[int, int]:
-    """Index of each ``{`` -> index of its ``}`` (balanced pairs only), in one pass; ``\\`` escapes."""
-    stack: list[int] = []
-    pairs: dict[int, int] = {}
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            stack.append(i)
-        elif ch == "}" and stack:
-            pairs[stack.pop()] = i
-        i += 1
-    return pairs
-
-
 def has_boxed(text: str) -> bool:
     """A ``\\boxed{...}`` with balanced braces and non-empty content, anywhere in ``text``."""
-    pairs = brace_matches(text) if "\\" in text else {}
+    pairs = brace_partners(text) if "\\" in text else {}
     for m in _BOX.finditer(text):
         close = pairs.get(m.end() - 1)
         if close is not None and text[m.end() : close].strip():
