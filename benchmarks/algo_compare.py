@@ -138,15 +138,38 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             "completion_tokens": state["tokens"]}
 
 
-def worker(args: argparse.Namespace) -> None:
-    import sppo_gym.envs  # noqa: F401  (registers the built-in ids)
-
-    out = Path(args.out) / args.worker
+def run_method(args: argparse.Namespace, out: Path) -> None:
+    """Run ``args.worker`` in this process and write ``out/result.json`` with memory and tokens/s."""
     out.mkdir(parents=True, exist_ok=True)
     result = run_trl(args, out) if args.worker == "trl-grpo" else run_ours(args, out)
     result.update(method=args.worker, peak_memory_mb=round(peak_memory_mb(), 1),
                   tokens_per_s=round(result["completion_tokens"] / max(result["train_wall_s"], 1e-9), 1))
     (out / "result.json").write_text(json.dumps(result, indent=2))
+
+
+def worker(args: argparse.Namespace) -> None:
+    import sppo_gym.envs  # noqa: F401  (registers the built-in ids)
+
+    run_method(args, Path(args.out) / args.worker)
+
+
+def run_workers(script: str, args: argparse.Namespace, valid: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Each of ``args.methods`` in its own process of ``script`` (clean peak memory); their results."""
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if bad := sorted(set(methods) - set(valid)):
+        raise SystemExit(f"unknown method(s) {bad}; choose from {valid}")
+    out = Path(args.out)
+    passthrough = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k not in ("methods", "worker")]
+    results = []
+    for method in methods:
+        print(f"[{Path(script).stem}] {method}", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, script, *passthrough, "--worker", method], check=True,
+                       env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+        result = json.loads((out / method / "result.json").read_text())
+        result["process_wall_s"] = round(time.perf_counter() - t0, 1)
+        results.append(result)
+    return results
 
 
 def time_to(curve: list[tuple[float, float]], target: float) -> float | None:
@@ -195,22 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args)
         return 0
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    bad = sorted(set(methods) - set(METHODS))
-    if bad:
-        raise SystemExit(f"unknown method(s) {bad}; choose from {METHODS}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    passthrough = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k not in ("methods", "worker")]
-    results = []
-    for method in methods:
-        print(f"[algo_compare] {method}: {args.budget_s:.0f} s budget", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        cmd = [sys.executable, __file__, *passthrough, "--worker", method]
-        subprocess.run(cmd, check=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
-        result = json.loads((out / method / "result.json").read_text())
-        result["process_wall_s"] = round(time.perf_counter() - t0, 1)
-        results.append(result)
+    results = run_workers(__file__, args, METHODS)
     meta = {"argv": sys.argv, "load_avg_end": os.getloadavg(), "cpus": os.cpu_count()}
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     print(report(results, out))

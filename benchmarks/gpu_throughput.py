@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +95,11 @@ def worker(args: argparse.Namespace) -> None:
     """Train one method for ``--steps`` steps through algo_compare's runners; write result.json."""
     register_digits_task()
     out = Path(args.out) / args.worker
-    out.mkdir(parents=True, exist_ok=True)
     shared = argparse.Namespace(
         env=TASK, env_kwargs="{}", model=str(Path(args.out) / "model"), worker=args.worker, budget_s=0.0,
         eval_n=0, eval_every=1, batch_size=args.batch_size, lr=1e-6, max_new_tokens=args.max_new_tokens,
         seed=0, steps=args.steps, out=str(out))
-    result = algo_compare.run_trl(shared, out) if args.worker == "trl-grpo" else algo_compare.run_ours(shared, out)
-    result.update(method=args.worker, peak_memory_mb=round(algo_compare.peak_memory_mb(), 1),
-                  tokens_per_s=round(result["completion_tokens"] / max(result["train_wall_s"], 1e-9), 1))
-    (out / "result.json").write_text(json.dumps(result, indent=2))
+    algo_compare.run_method(shared, out)
 
 
 def device_name() -> str:
@@ -119,21 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args)
         return 0
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if bad := sorted(set(methods) - set(METHODS)):
-        raise SystemExit(f"unknown method(s) {bad}; choose from {METHODS}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     build_model(args, out / "model")
-    passthrough = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k not in ("methods", "worker")]
-    results = []
-    for method in methods:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, __file__, *passthrough, "--worker", method], check=True,
-                       env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
-        result = json.loads((out / method / "result.json").read_text())
-        result["process_wall_s"] = round(time.perf_counter() - t0, 1)
-        results.append(result)
+    results = algo_compare.run_workers(__file__, args, METHODS)
     meta = {"device": device_name(), "argv": sys.argv}
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     print(f"device: {meta['device']}\n\n| method | steps | training wall s | completion tokens/s | peak memory (MB) |\n"
