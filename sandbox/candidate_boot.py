@@ -1,24 +1,30 @@
-"""First code of every ``target=`` candidate: a fresh interpreter, exec'd after the uid switch.
+"""First code of every ``target=`` candidate: read the arguments, call the target function.
 
-Candidates are not run in a fork of the job server: a fork would carry a copy of the server's
-memory, where earlier requests (test code, expected values) linger in freed buffers, and a
-candidate can make itself dumpable and read its own memory. ``exec`` replaces all of it. The
-arguments arrive as the first plain-data message on the channel (fd 3), sent by the judge.
+Candidates are never forks of the job server: its memory holds earlier requests (test code,
+expected values) in freed buffers, and a candidate can make itself dumpable and read its own
+memory. They are forks of the zygote (``zygote.py``, a fresh interpreter that never sees job data)
+or, where there is no zygote, fresh interpreters exec'd with ``main``. The arguments arrive as
+the first plain-data message on the channel (fd 3), sent by the judge.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 from .channel import Channel
 
 
-def main(target: str) -> None:
+def run(func: Any) -> None:
     channel = Channel(3)
     args = channel.recv()
+    func(args, channel)
+
+
+def main(target: str) -> None:
     module, _, func = target.partition(":")
-    getattr(importlib.import_module(module), func)(args, channel)
+    run(getattr(importlib.import_module(module), func))
 
 
 if __name__ == "__main__":

@@ -17,15 +17,17 @@ IPC_RMID = 0
 _IPC_TABLES = {"shm": "shmctl", "sem": "semctl", "msg": "msgctl"}
 
 
-def owned_entries(dirs: list[str], uid: int) -> list[str]:
-    """Top-level entries of ``dirs`` owned by ``uid`` (the caller must be able to list them)."""
+def owned_entries(dirs: list[str], uid: int | set[int]) -> list[str]:
+    """Top-level entries of ``dirs`` owned by ``uid`` (or any of a set of uids; the caller must
+    be able to list ``dirs``)."""
+    uids = uid if isinstance(uid, set) else {uid}
     found = []
     for d in dirs:
         try:
             with os.scandir(d) as it:
                 for entry in it:
                     try:
-                        if entry.stat(follow_symlinks=False).st_uid == uid:
+                        if entry.stat(follow_symlinks=False).st_uid in uids:
                             found.append(entry.path)
                     except OSError:
                         continue
@@ -34,8 +36,9 @@ def owned_entries(dirs: list[str], uid: int) -> list[str]:
     return found
 
 
-def ipc_objects(uid: int) -> list[tuple[str, int]]:
-    """SysV IPC objects (kind, id) owned by ``uid``, read from /proc/sysvipc."""
+def ipc_objects(uid: int | set[int]) -> list[tuple[str, int]]:
+    """SysV IPC objects (kind, id) owned by ``uid`` (or any of a set), read from /proc/sysvipc."""
+    uids = uid if isinstance(uid, set) else {uid}
     out = []
     for kind in _IPC_TABLES:
         try:
@@ -44,7 +47,7 @@ def ipc_objects(uid: int) -> list[tuple[str, int]]:
                 id_col, uid_col = header.index({"shm": "shmid", "sem": "semid", "msg": "msqid"}[kind]), header.index("uid")
                 for line in f:
                     cols = line.split()
-                    if len(cols) > max(id_col, uid_col) and int(cols[uid_col]) == uid:
+                    if len(cols) > max(id_col, uid_col) and int(cols[uid_col]) in uids:
                         out.append((kind, int(cols[id_col])))
         except (OSError, ValueError):
             continue
@@ -96,28 +99,38 @@ def remove_tree(path: str) -> bool:
 
 def scrub(scratch: str, uids: list[int]) -> bool:
     """Server-side check after the per-uid helpers ran: True if nothing of ``uids`` remains."""
-    dirs = [scratch, *SHARED_DIRS]
-    return not any(owned_entries(dirs, uid) or ipc_objects(uid) for uid in uids)
+    return not (owned_entries([scratch, *SHARED_DIRS], set(uids)) or ipc_objects(set(uids)))
+
+
+def live_uids(uids: set[int]) -> set[int]:
+    """Those of ``uids`` that own a live (non-zombie) process, in one pass over /proc."""
+    found: set[int] = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            owner = os.stat(f"/proc/{name}").st_uid
+            if owner not in uids:
+                continue
+            with open(f"/proc/{name}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            found.add(owner)
+    return found
+
+
+def uids_alive(uids: list[int], wait_s: float = 0.2) -> bool:
+    """True if a live (non-zombie) process of any of ``uids`` is still there after ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        alive = bool(live_uids(set(uids)))
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.002)
 
 
 def uid_alive(uid: int, wait_s: float = 0.2) -> bool:
     """True if a live (non-zombie) process of ``uid`` is still there after ``wait_s``."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        alive = False
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                if os.stat(f"/proc/{name}").st_uid != uid:
-                    continue
-                with open(f"/proc/{name}/stat") as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state not in ("Z", "X"):
-                alive = True
-                break
-        if not alive or time.monotonic() >= deadline:
-            return alive
-        time.sleep(0.002)
+    return uids_alive([uid], wait_s)

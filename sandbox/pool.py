@@ -83,6 +83,7 @@ class SandboxPool:
         image: str | None = None,
         retries: int = 2,
         client=None,
+        zygote: bool = True,
     ) -> None:
         self.size = size or int(os.environ.get("SPPO_GYM_POOL_SIZE", 0)) or default_pool_size()
         self.limits = limits or Limits()
@@ -96,6 +97,8 @@ class SandboxPool:
                 RuntimeWarning, stacklevel=2,
             )
         self.retries = retries
+        self.zygote = zygote
+        """False: each function-mode candidate is a freshly exec'd interpreter (slower; for benchmarks)."""
         self._client = client
         self._image = image or os.environ.get("SPPO_GYM_IMAGE") or None
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -235,10 +238,10 @@ class SandboxPool:
 
     def _start_worker(self) -> _Worker:
         if self.backend == "local":
-            transport: Transport = LocalTransport(list(self._preload))
+            transport: Transport = LocalTransport(list(self._preload), zygote=self.zygote)
         else:
             client, image = self._docker()
-            transport = DockerTransport(client, image, self.container_limits, list(self._preload))
+            transport = DockerTransport(client, image, self.container_limits, list(self._preload), zygote=self.zygote)
         worker = _Worker(transport)
         try:
             transport.send({"op": "ping", "id": "hello"})
@@ -291,12 +294,13 @@ def get_pool() -> SandboxPool:
         return _DEFAULT
 
 
-def set_pool(pool: SandboxPool | None) -> None:
-    """Replace the process-wide pool (closing the old one), e.g. to change limits or size."""
+def set_pool(pool: SandboxPool | None, *, close_old: bool = True) -> None:
+    """Replace the process-wide pool, e.g. to change limits or size. The old one is closed unless
+    ``close_old=False`` (to switch between pools that stay in use, as benchmarks do)."""
     global _DEFAULT
     with _DEFAULT_LOCK:
         old, _DEFAULT = _DEFAULT, pool
-    if old is not None and old is not pool:
+    if close_old and old is not None and old is not pool:
         old.close()
 
 

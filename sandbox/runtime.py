@@ -74,8 +74,10 @@ class JobContext:
         """Start an untrusted process under a fresh uid in its own directory.
 
         ``target="module:function"`` runs ``function(args, channel)`` in a process forked from the
-        pre-imported server (talk to it with ``send``/``recv``); ``argv=[...]`` execs a program
-        (talk to it with ``communicate``). ``files`` are written into its directory first.
+        container's zygote, a fresh interpreter that never sees job data (talk to it with
+        ``send``/``recv``); ``argv=[...]`` execs a program (talk to it with ``communicate``).
+        ``files`` are written into its directory first (with ``target=`` they make the candidate an
+        exec'd interpreter instead of a zygote fork).
         """
         if (target is None) == (argv is None):
             raise ValueError("spawn needs exactly one of target= or argv=")

@@ -4,7 +4,8 @@ Why a server: a container start costs ~0.4 s, a fork from a parent that has alre
 sympy & co. costs milliseconds. The server reads job requests from stdin (length-prefixed JSON)
 and answers on stdout. Each job runs in a fresh process forked from this one, dropped at once to
 its own never-reused non-root uid; each candidate process the judge asks for gets another fresh
-uid. The server keeps only CAP_SETUID/SETGID/KILL (SANDBOX.md principle 3), enforces wall time,
+uid, forked by the container's zygote (``zygote.py``), a fresh interpreter that never sees job
+data. The server keeps only CAP_SETUID/SETGID/KILL (SANDBOX.md principle 3), enforces wall time,
 and when a job ends kills every process of every uid the job used and removes their files, so
 the next job finds the container as a fresh one would be.
 """
@@ -16,7 +17,6 @@ import base64
 import importlib
 import json
 import os
-import resource
 import select
 import signal
 import socket
@@ -26,9 +26,11 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cleanup
+from . import cleanup, procsetup
+from .procsetup import child_env, close_all_but, drop_to, make_home, reset_signals, set_rlimits
 from .protocol import HEADER, FrameReader, encode
 from .runtime import JobContext  # imported here so that forked jobs start with it loaded
+from .zygote import ZygoteClient, ZygoteGone
 
 SCRATCH = "/scratch"
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -36,41 +38,6 @@ _BOOT = "import sys; sys.path.insert(0, {root!r}); from sppo_gym.sandbox.candida
 UID_BASE = 1 << 20
 UID_BLOCK = 1 << 16
 SETUP_FAILED = 70  # exit code of a judge process that failed before reaching its entry point
-
-
-def _set_rlimits(memory_mb: int, file_size_mb: int, nproc: int) -> None:
-    mem = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    fsize = file_size_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-
-
-def _drop_to(uid: int) -> None:
-    """Become ``uid`` for good (real, effective and saved ids; no supplementary groups)."""
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-
-
-def _child_env(home: str) -> dict[str, str]:
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": home,
-        "TMPDIR": home,
-        "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-    }
-
-
-def _make_home(path: str, mode: int) -> None:
-    os.mkdir(path, mode)
-    os.chmod(path, mode)  # mkdir's mode is filtered by the umask
-    os.chdir(path)
 
 
 @dataclass
@@ -107,14 +74,19 @@ class RunningJob:
 class Server:
     """Single-threaded event loop over stdin, job pipes and the judges' control sockets."""
 
-    def __init__(self, in_fd: int = 0, out_fd: int = 1, scratch: str = SCRATCH, uid_base: int = UID_BASE) -> None:
+    def __init__(self, in_fd: int = 0, out_fd: int = 1, scratch: str = SCRATCH, uid_base: int = UID_BASE,
+                 zygote: ZygoteClient | None = None) -> None:
         self.in_fd, self.out_fd, self.scratch = in_fd, out_fd, scratch
+        self.zygote = zygote
+        if zygote is not None:
+            zygote.on_event = self.on_zygote_event
         self.reader = FrameReader()
         self.next_uid = uid_base
         self.uid_end = uid_base + UID_BLOCK
         self.jobs: dict[Any, RunningJob] = {}
         self.entries: dict[str, Any] = {}
         self.closing = False
+        self.next_ref = 0  # ids of kill requests to the zygote
         self.dirty = False  # set when cleanup could not prove the container clean: recycle it
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
@@ -146,6 +118,8 @@ class Server:
     def serve(self) -> None:
         while not (self.closing and not self.jobs):
             fds = [self.wake_r] + ([] if self.closing else [self.in_fd])
+            if self.zygote is not None and self.zygote.alive:
+                fds.append(self.zygote.fileno())
             for job in self.jobs.values():
                 fds += [job.result_fd, *job.out_fds, job.ctrl.fileno()]
             now = time.monotonic()
@@ -159,6 +133,8 @@ class Server:
             if self.wake_r in ready:
                 os.read(self.wake_r, 4096)
             self.reap()
+            if self.zygote is not None and self.zygote.alive and self.zygote.fileno() in ready:
+                self.zygote.poll()
             if self.in_fd in ready:
                 self.read_requests()
             for job in list(self.jobs.values()):
@@ -205,21 +181,21 @@ class Server:
         pid = os.fork()
         if pid == 0:  # ---- judge process
             try:
-                _reset_signals()
+                reset_signals()
                 os.setsid()
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
                 keep = {0, 1, 2, result_w, ctrl_judge.fileno()}
-                _close_all_but(keep)
-                _set_rlimits(limits["memory_mb"], limits["file_size_mb"], 8)
-                _drop_to(uid)
+                close_all_but(keep)
+                set_rlimits(limits["memory_mb"], limits["file_size_mb"], 8)
+                drop_to(uid)
                 os.umask(0o077)
                 home = f"{self.scratch}/j{uid}"
-                _make_home(home, 0o700)
+                make_home(home, 0o700)
                 os.environ.clear()
-                os.environ.update(_child_env(home))
+                os.environ.update(child_env(home))
                 sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
                 sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
                 _run_judge(func, msg.get("payload", {}), ctrl_judge, home, time.monotonic() + limits["wall_s"], limits, result_w)
@@ -273,22 +249,18 @@ class Server:
     def stop(self, job: RunningJob, status: str, detail: str) -> None:
         job.status, job.limit_hit = status, status
         job.output["stderr"] += f"\n[sandbox] {detail}\n".encode()
-        self.kill_uid(job.uid)
-        for cand in job.candidates.values():
-            self.kill_uid(cand.cid)
+        self.kill_uids([job.uid, *job.candidates])
 
     def finish(self, job: RunningJob) -> None:
         del self.jobs[job.job_id]
-        for cand in job.candidates.values():
-            self.kill_uid(cand.cid, scrub=True)
-        self.kill_uid(job.uid, scrub=True)  # nothing of the judge may outlive the job either
+        self.kill_uids([*job.candidates, job.uid], scrub=True)  # nothing of the judge may outlive the job either
         if not cleanup.scrub(self.scratch, [job.uid, *job.candidates]):
             self.dirty = True
         msg = {"status": job.status, "limit_hit": job.limit_hit}
         if job.status is None:
             msg = _parse_result(job.result_buf, job.judge_status)
         elapsed = time.monotonic() - job.started
-        # Killing candidates is routine (kill_uid + scrub leave nothing behind); recycle only when a
+        # Killing candidates is routine (kill_uids + scrub leave nothing behind); recycle only when a
         # limit ended the judge itself or cleanup could not prove the container clean.
         recycle = self.dirty or msg.get("limit_hit") is not None
         msg.update(
@@ -320,7 +292,7 @@ class Server:
                 cand = job.candidates.get(req.get("cid"))
                 if cand:
                     cand.killed = True
-                    self.kill_uid(cand.cid)
+                    self.kill_uids([cand.cid])
                 self.reap()
                 self.answer_wait(job, req.get("cid"), ack=True)
             elif op == "wait":
@@ -338,35 +310,12 @@ class Server:
         pipes = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr
         chan_cand, chan_judge = socket.socketpair()
         memory_mb = min(int(req.get("memory_mb") or job.limits["memory_mb"]), job.limits["memory_mb"])
-        pid = os.fork()
-        if pid == 0:  # ---- candidate process
-            try:
-                _reset_signals()
-                os.setsid()
-                os.dup2(pipes[0][0], 0)
-                os.dup2(pipes[1][1], 1)
-                os.dup2(pipes[2][1], 2)
-                os.dup2(chan_cand.fileno(), 3)
-                _close_all_but({0, 1, 2, 3})
-                _set_rlimits(memory_mb, job.limits["file_size_mb"], job.limits["nproc"])
-                _drop_to(cid)
-                os.umask(0o022)
-                home = f"{self.scratch}/c{cid}"
-                _make_home(home, 0o711)
-                for name, data in (req.get("files") or {}).items():
-                    with open(os.path.basename(name), "wb") as f:
-                        f.write(base64.b64decode(data))
-                env = _child_env(home)
-                # Always exec: a fork of this server would carry its memory (earlier requests
-                # linger in freed buffers) into untrusted hands. Target candidates start in a
-                # fresh interpreter via candidate_boot.
-                argv = req.get("argv") or [sys.executable, "-I", "-c", _BOOT.format(root=PACKAGE_ROOT), req["target"]]
-                signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a shell would start it
-                os.execvpe(argv[0], argv, env)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(71)
+        ends = [pipes[0][0], pipes[1][1], pipes[2][1], chan_cand.fileno()]
+        pid = None
+        if req.get("target") and not req.get("files"):
+            pid = self.spawn_from_zygote(cid, req["target"], ends, memory_mb, job.limits)
+        if pid is None:
+            pid = self.spawn_exec(cid, req, ends, memory_mb, job.limits)
         for end in (pipes[0][0], pipes[1][1], pipes[2][1]):
             os.close(end)
         chan_cand.close()
@@ -375,10 +324,54 @@ class Server:
         try:
             socket.send_fds(job.ctrl, [encode({"op": "spawned", "cid": cid, "pid": pid})], give)
         except OSError:
-            self.kill_uid(cid)
+            self.kill_uids([cid])
         for fd in give[:3]:
             os.close(fd)
         chan_judge.close()
+
+    def spawn_from_zygote(self, cid: int, target: str, ends: list[int], memory_mb: int, limits: dict) -> int | None:
+        """Fork a function-mode candidate from the zygote; None if there is no working zygote."""
+        if self.zygote is None or not self.zygote.alive:
+            return None
+        req = {"op": "spawn", "cid": cid, "target": target, "memory_mb": memory_mb,
+               "file_size_mb": limits["file_size_mb"], "nproc": limits["nproc"]}
+        try:
+            reply = self.zygote.request(req, ends, reply_op="spawned", key="cid", value=cid)
+        except ZygoteGone:
+            self.dirty = True  # finish this job the slow way, then replace the container
+            return None
+        return int(reply["pid"]) if reply.get("op") == "spawned" else None
+
+    def spawn_exec(self, cid: int, req: dict, ends: list[int], memory_mb: int, limits: dict) -> int:
+        """Fork + exec: programs (``argv``), and function-mode candidates when there is no zygote."""
+        pid = os.fork()
+        if pid == 0:  # ---- candidate process
+            try:
+                env = procsetup.become_candidate(ends, cid, f"{self.scratch}/c{cid}", memory_mb,
+                                                 limits["file_size_mb"], limits["nproc"])
+                for name, data in (req.get("files") or {}).items():
+                    with open(os.path.basename(name), "wb") as f:
+                        f.write(base64.b64decode(data))
+                # Always exec: a fork of this server would carry its memory (earlier requests
+                # linger in freed buffers) into untrusted hands.
+                argv = req.get("argv") or [sys.executable, "-I", "-c", _BOOT.format(root=PACKAGE_ROOT), req["target"]]
+                signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a shell would start it
+                os.execvpe(argv[0], argv, env)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(71)
+        return pid
+
+    def on_zygote_event(self, msg: dict) -> None:
+        if msg.get("op") != "exited":
+            return
+        for job in self.jobs.values():
+            for cand in job.candidates.values():
+                if cand.pid == msg.get("pid"):
+                    cand.status = int(msg["status"])
+                    self.flush_waits(job)
+                    return
 
     def reap(self) -> None:
         while True:
@@ -388,6 +381,9 @@ class Server:
                 return
             if pid == 0:
                 return
+            if self.zygote is not None and pid == self.zygote.pid:
+                self.zygote.alive = False
+                self.dirty = True
             for job in self.jobs.values():
                 if pid == job.pid:
                     job.judge_status = status
@@ -417,31 +413,34 @@ class Server:
         except OSError:
             pass
 
-    def kill_uid(self, uid: int, scrub: bool = False) -> None:
-        """SIGKILL every process of ``uid`` from a helper that becomes ``uid`` and signals -1;
-        with ``scrub``, the helper then deletes the files and IPC objects ``uid`` left behind."""
-        paths = cleanup.owned_entries([self.scratch, *cleanup.SHARED_DIRS], uid) if scrub else []
-        ipc = cleanup.ipc_objects(uid) if scrub else []
+    def kill_uids(self, uids: list[int], scrub: bool = False) -> None:
+        """SIGKILL every process of each of ``uids`` from a helper that becomes that uid and signals
+        -1; with ``scrub``, the helper then deletes the files and IPC objects the uid left behind.
+        The zygote forks the helpers (cheap, all at once); without a zygote, this server does."""
+        if not uids:
+            return
+        done = False
+        if self.zygote is not None and self.zygote.alive:
+            self.next_ref += 1
+            req = {"op": "kill", "ref": self.next_ref, "uids": list(uids), "scrub": scrub}
+            try:
+                reply = self.zygote.request(req, reply_op="killed", key="ref", value=self.next_ref)
+                done = True
+                if reply.get("op") != "killed" or reply.get("status"):
+                    self.dirty = True
+            except ZygoteGone:
+                self.dirty = True
+        if not done:
+            for uid in uids:
+                self.kill_here(uid, scrub)
+        self.reap()
+        if cleanup.uids_alive(list(uids)):
+            self.dirty = True
+
+    def kill_here(self, uid: int, scrub: bool) -> None:
         pid = os.fork()
         if pid == 0:
-            code = 0
-            try:
-                _drop_to(uid)
-                # kill(-1) reaches every process of this uid in one pass (children forked during
-                # the pass are visited too, and a process with SIGKILL pending cannot fork); the
-                # extra passes are cheap insurance. Its return value says nothing useful: it
-                # succeeds whenever any other process exists.
-                for _ in range(3):
-                    try:
-                        os.kill(-1, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                for path in paths:
-                    cleanup.remove_tree(path)
-                cleanup.remove_ipc(ipc)
-            except BaseException:
-                code = 1
-            os._exit(code)
+            procsetup.kill_and_scrub(uid, self.scratch, scrub)
         while True:
             try:
                 _, status = os.waitpid(pid, 0)
@@ -452,24 +451,6 @@ class Server:
                 continue
             except ChildProcessError:
                 break
-        self.reap()
-        if cleanup.uid_alive(uid):
-            self.dirty = True
-
-
-def _reset_signals() -> None:
-    signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-
-
-def _close_all_but(keep: set[int]) -> None:
-    prev = -1
-    for fd in sorted(keep):
-        if fd > prev + 1:  # os.closerange(lo, lo) can close everything on some Pythons
-            os.closerange(prev + 1, fd)
-        prev = fd
-    os.closerange(prev + 1, 65536)
 
 
 def _parse_result(buf: bytearray, judge_status: int | None) -> dict:
@@ -516,7 +497,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preload", default="", help="comma-separated modules to import before serving")
     parser.add_argument("--scratch", default=SCRATCH)
     parser.add_argument("--uid-base", type=int, default=UID_BASE, help="first uid handed to jobs")
+    parser.add_argument("--no-zygote", action="store_true",
+                        help="exec a fresh interpreter per function-mode candidate (slower; for comparison)")
     args = parser.parse_args(argv)
+    # Before anything else: the zygote must never see a request, and it should stay small.
+    zygote = None if args.no_zygote else ZygoteClient.start(args.scratch, PACKAGE_ROOT)
     for module in filter(None, args.preload.split(",")):
         importlib.import_module(module)
     # Shared writable places: anyone may create entries, nobody but root may list them (mode
@@ -526,7 +511,7 @@ def main(argv: list[str] | None = None) -> None:
             os.chmod(path, 0o1733)
     out_fd = os.dup(1)  # protocol stream; nothing else may write to it
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    Server(0, out_fd, args.scratch, args.uid_base).serve()
+    Server(0, out_fd, args.scratch, args.uid_base, zygote).serve()
 
 
 if __name__ == "__main__":

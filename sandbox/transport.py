@@ -68,7 +68,7 @@ class DockerTransport(_FramedStream):
 
     name = "docker"
 
-    def __init__(self, client, image: str, limits: ContainerLimits, preload: list[str]) -> None:
+    def __init__(self, client, image: str, limits: ContainerLimits, preload: list[str], *, zygote: bool = True) -> None:
         super().__init__()
         self._client = client
         api = client.api
@@ -92,6 +92,8 @@ class DockerTransport(_FramedStream):
             ipc_mode="private",
         )
         command = ["python3", "-m", "sppo_gym.sandbox.server", "--uid-base", str(allocate_block())]
+        if not zygote:
+            command.append("--no-zygote")
         if preload:
             command += ["--preload", ",".join(preload)]
         try:
@@ -164,7 +166,7 @@ class LocalTransport(_FramedStream):
     name = "local"
     _count = itertools.count(1)  # one scratch folder per local server
 
-    def __init__(self, preload: list[str]) -> None:
+    def __init__(self, preload: list[str], *, zygote: bool = True) -> None:
         super().__init__()
         n = next(self._count)
         # Unlike containers, local servers share one uid space and filesystem: give each its own.
@@ -173,6 +175,8 @@ class LocalTransport(_FramedStream):
         os.chmod(scratch, 0o1733)
         uid_base = allocate_block()
         cmd = [sys.executable, "-m", "sppo_gym.sandbox.server", "--scratch", scratch, "--uid-base", str(uid_base)]
+        if not zygote:
+            cmd.append("--no-zygote")
         if preload:
             cmd += ["--preload", ",".join(preload)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)

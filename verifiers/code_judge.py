@@ -25,6 +25,7 @@ from __future__ import annotations
 import builtins
 import copy
 import os
+import select
 import time
 from typing import Any
 
@@ -323,28 +324,47 @@ SETTLE_S = 1.0
 
 
 def uid_processes(uid: int) -> int:
-    """Number of live processes of ``uid`` (from /proc/*/status, readable for every process)."""
+    """Number of live processes of ``uid`` (from /proc/*/status, readable for every process).
+
+    Zombies do not count: they hold no memory and can no longer run or be scheduled."""
     n = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open(f"/proc/{pid}/status", "rb") as f:
+                zombie = False
                 for line in f:
-                    if line.startswith(b"Uid:"):
-                        n += int(line.split()[1]) == uid
+                    if line.startswith(b"State:"):
+                        zombie = line.split()[1] in (b"Z", b"X")
+                    elif line.startswith(b"Uid:"):
+                        n += int(line.split()[1]) == uid and not zombie
                         break
         except (OSError, ValueError, IndexError):
             continue
     return n
 
 
+def _wait_closed(fd: int, deadline: float) -> None:
+    """Wait until the peer of socket ``fd`` closes it (what it sends meanwhile is dropped)."""
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return
+        try:
+            if not os.read(fd, 1 << 16):
+                return
+        except OSError:
+            return
+
+
 def settle(cand: Any) -> None:
     """Stop the candidate and make sure no process of its uid outlives its problem.
 
     Several problems share one job (``judge_many``); a daemon left by one candidate must not be
-    able to slow down or disturb the next one. An exit is awaited through /proc (not through the
-    channel, which the candidate could close while running on); whatever remains is killed.
+    able to slow down or disturb the next one. The channel closing says the candidate is exiting
+    (cheap to wait for); /proc then says whether any process of its uid still runs (the channel
+    proves nothing: a child may not hold it); whatever remains after ``SETTLE_S`` is killed.
     """
     if not os.path.exists("/proc/1/status"):  # /proc hides other processes: cannot check, so kill
         cand.kill()
@@ -354,11 +374,12 @@ def settle(cand: Any) -> None:
     except BaseException:
         pass
     deadline = time.monotonic() + SETTLE_S
+    _wait_closed(cand.channel.fd, deadline)
     while uid_processes(cand.cid):
         if time.monotonic() > deadline:
             cand.kill()
             return
-        time.sleep(0.002)
+        time.sleep(0.0005)
 
 
 def judge_many(payload: dict, ctx: Any) -> dict:

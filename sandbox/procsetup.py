@@ -1,0 +1,108 @@
+"""Turning a freshly forked child into a sandboxed process: limits, uid drop, fds, environment.
+
+Shared by the job server (judges, program-mode candidates) and the zygote (function-mode
+candidates, kill helpers), so that every untrusted process is set up by the same code.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+
+from . import cleanup
+
+
+def set_rlimits(memory_mb: int, file_size_mb: int, nproc: int) -> None:
+    mem = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    fsize = file_size_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def drop_to(uid: int) -> None:
+    """Become ``uid`` for good (real, effective and saved ids; no supplementary groups)."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def child_env(home: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+
+
+def make_home(path: str, mode: int) -> None:
+    os.mkdir(path, mode)
+    os.chmod(path, mode)  # mkdir's mode is filtered by the umask
+    os.chdir(path)
+
+
+def reset_signals() -> None:
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def close_all_but(keep: set[int]) -> None:
+    prev = -1
+    for fd in sorted(keep):
+        if fd > prev + 1:  # os.closerange(lo, lo) can close everything on some Pythons
+            os.closerange(prev + 1, fd)
+        prev = fd
+    os.closerange(prev + 1, 65536)
+
+
+def become_candidate(fds: list[int], uid: int, home: str, memory_mb: int, file_size_mb: int, nproc: int) -> dict[str, str]:
+    """In a fresh fork: fds ``[stdin, stdout, stderr, channel]`` become 0-3, limits apply, the
+    process becomes ``uid`` in its own new directory ``home``. Returns the environment to use."""
+    reset_signals()
+    os.setsid()
+    for target, fd in enumerate(fds):
+        if fd != target:
+            os.dup2(fd, target)
+    close_all_but({0, 1, 2, 3})
+    set_rlimits(memory_mb, file_size_mb, nproc)
+    drop_to(uid)
+    os.umask(0o022)
+    make_home(home, 0o711)
+    return child_env(home)
+
+
+def kill_and_scrub(uid: int, scratch: str, scrub: bool) -> None:
+    """Run in a forked root child (never returns): SIGKILL every process of ``uid``; with
+    ``scrub``, also delete what it owns in the shared writable places and its SysV IPC objects.
+
+    The listing happens as root (only root may list ``scratch``); the kill and the removal
+    after becoming ``uid``, since the sandbox holds no CAP_DAC_OVERRIDE/CAP_FOWNER.
+    """
+    code = 0
+    try:
+        paths = cleanup.owned_entries([scratch, *cleanup.SHARED_DIRS], uid) if scrub else []
+        ipc = cleanup.ipc_objects(uid) if scrub else []
+        drop_to(uid)
+        # kill(-1) reaches every process of this uid in one pass (children forked during the
+        # pass are visited too, and a process with SIGKILL pending cannot fork); the extra
+        # passes are cheap insurance. Its return value says nothing useful: it succeeds
+        # whenever any other process exists.
+        for _ in range(3):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for path in paths:
+            cleanup.remove_tree(path)
+        cleanup.remove_ipc(ipc)
+    except BaseException:
+        code = 1
+    os._exit(code)
