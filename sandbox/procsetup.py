@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+from collections.abc import Iterator
 
 from . import cleanup
 
@@ -61,6 +62,18 @@ def close_all_but(keep: set[int]) -> None:
             os.closerange(prev + 1, fd)
         prev = fd
     os.closerange(prev + 1, 65536)
+
+
+def ended_children() -> Iterator[tuple[int, int]]:
+    """``(pid, wait status)`` of every child that has ended, without blocking."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
 
 
 def become_candidate(fds: list[int], uid: int, home: str, memory_mb: int, file_size_mb: int, nproc: int) -> dict[str, str]:

@@ -374,13 +374,7 @@ class Server:
                     return
 
     def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in procsetup.ended_children():
             if self.zygote is not None and pid == self.zygote.pid:
                 self.zygote.alive = False
                 self.dirty = True

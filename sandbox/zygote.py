@@ -127,13 +127,7 @@ class Zygote:
             self.send({"op": "killed", "ref": ref, "status": group["status"]})
 
     def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in procsetup.ended_children():
             if pid in self.helpers:
                 ref, group = self.helpers.pop(pid)
                 group["left"] -= 1
