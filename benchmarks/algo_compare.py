@@ -114,7 +114,8 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             done = bool(args.budget_s) and state["wall"] >= args.budget_s
             if held_out is not None and (done or tstate.global_step % args.eval_every == 0):
                 curve.append((state["wall"], held_out.accuracy(kw["model"], tok, amp=amp)))
-            control.should_training_stop = done
+            if done:  # never reset it: the Trainer's own max_steps stop sets the same flag
+                control.should_training_stop = True
 
         def on_log(self, targs: Any, tstate: Any, control: Any, logs: Any = None, **kw: Any) -> None:
             if logs and "completions/mean_length" in logs:

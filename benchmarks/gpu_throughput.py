@@ -13,7 +13,7 @@ set size on a CPU-only machine). Same batch for all: ``--batch-size`` completion
 (SPPO: one per prompt; GRPO and TRL: 8 per prompt).
 
     python benchmarks/gpu_throughput.py                                 # GPU, ~0.5B, < 8 min
-    python benchmarks/gpu_throughput.py --hidden 64 --layers 2 --vocab 512 --batch-size 8 \\
+    python benchmarks/gpu_throughput.py --hidden 64 --layers 2 --vocab 512 --batch-size 16 \\
         --max-new-tokens 8 --steps 2                                    # CPU smoke run
 """
 
