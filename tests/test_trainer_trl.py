@@ -70,3 +70,20 @@ def test_trl_grpo_trainer_runs_on_our_env(tmp_path):
     trainer.train()
     logged = [k for rec in trainer.state.log_history for k in rec]
     assert any(k.startswith("rewards/") for k in logged)
+
+
+def test_gpu_throughput_script_stops_every_leg_at_its_step_count(tmp_path):
+    """The benchmarks' wall-clock callback once reset the stop flag that TRL sets at max_steps:
+    with no wall-clock budget, TRL's leg then trained through the whole dataset."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_throughput.py"
+    cmd = [sys.executable, str(script), "--hidden", "32", "--layers", "1", "--heads", "2", "--kv-heads", "1",
+           "--intermediate", "64", "--vocab", "256", "--batch-size", "16", "--max-new-tokens", "4",
+           "--steps", "2", "--methods", "trl-grpo", "--out", str(tmp_path)]
+    subprocess.run(cmd, check=True, timeout=300, capture_output=True)
+    result = json.loads((tmp_path / "trl-grpo" / "result.json").read_text())
+    assert result["steps"] == 2
