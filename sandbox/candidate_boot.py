@@ -9,11 +9,11 @@ the first plain-data message on the channel (fd 3), sent by the judge.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Any
 
 from .channel import Channel
+from .protocol import load_entry
 
 
 def run(func: Any) -> None:
@@ -23,8 +23,7 @@ def run(func: Any) -> None:
 
 
 def main(target: str) -> None:
-    module, _, func = target.partition(":")
-    run(getattr(importlib.import_module(module), func))
+    run(load_entry(target))
 
 
 if __name__ == "__main__":

@@ -102,35 +102,28 @@ def scrub(scratch: str, uids: list[int]) -> bool:
     return not (owned_entries([scratch, *SHARED_DIRS], set(uids)) or ipc_objects(set(uids)))
 
 
-def live_uids(uids: set[int]) -> set[int]:
-    """Those of ``uids`` that own a live (non-zombie) process, in one pass over /proc."""
-    found: set[int] = set()
+def _any_live(uids: set[int]) -> bool:
+    """True if one of ``uids`` owns a live (non-zombie) process (one pass over /proc)."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
-            owner = os.stat(f"/proc/{name}").st_uid
-            if owner not in uids:
+            if os.stat(f"/proc/{name}").st_uid not in uids:
                 continue
             with open(f"/proc/{name}/stat") as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
         if state not in ("Z", "X"):
-            found.add(owner)
-    return found
+            return True
+    return False
 
 
 def uids_alive(uids: list[int], wait_s: float = 0.2) -> bool:
     """True if a live (non-zombie) process of any of ``uids`` is still there after ``wait_s``."""
     deadline = time.monotonic() + wait_s
     while True:
-        alive = bool(live_uids(set(uids)))
+        alive = _any_live(set(uids))
         if not alive or time.monotonic() >= deadline:
             return alive
         time.sleep(0.002)
-
-
-def uid_alive(uid: int, wait_s: float = 0.2) -> bool:
-    """True if a live (non-zombie) process of ``uid`` is still there after ``wait_s``."""
-    return uids_alive([uid], wait_s)

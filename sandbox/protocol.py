@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import struct
+from typing import Any
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
@@ -11,6 +14,13 @@ MAX_FRAME = 64 * 1024 * 1024
 
 class ProtocolError(RuntimeError):
     """The peer sent something that is not a frame (or closed the stream)."""
+
+
+@functools.cache
+def load_entry(spec: str) -> Any:
+    """The function named by ``"module:function"`` (jobs' and candidates' entry points), imported once."""
+    module, _, func = spec.partition(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def encode(msg: dict) -> bytes:

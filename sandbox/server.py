@@ -28,7 +28,7 @@ from typing import Any
 
 from . import cleanup, procsetup
 from .procsetup import child_env, close_all_but, drop_to, make_home, reset_signals, set_rlimits
-from .protocol import HEADER, FrameReader, encode
+from .protocol import HEADER, FrameReader, encode, load_entry
 from .runtime import JobContext  # imported here so that forked jobs start with it loaded
 from .zygote import ZygoteClient, ZygoteGone
 
@@ -84,7 +84,6 @@ class Server:
         self.next_uid = uid_base
         self.uid_end = uid_base + UID_BLOCK
         self.jobs: dict[Any, RunningJob] = {}
-        self.entries: dict[str, Any] = {}
         self.closing = False
         self.next_ref = 0  # ids of kill requests to the zygote
         self.dirty = False  # set when cleanup could not prove the container clean: recycle it
@@ -107,12 +106,6 @@ class Server:
         if self.uid_end - self.next_uid < 4096:
             self.dirty = True  # ask the host to replace this container while uids remain
         return uid
-
-    def resolve(self, entry: str) -> Any:
-        if entry not in self.entries:
-            module, _, func = entry.partition(":")
-            self.entries[entry] = getattr(importlib.import_module(module), func)
-        return self.entries[entry]
 
     # ---- main loop ------------------------------------------------------------------------
     def serve(self) -> None:
@@ -165,7 +158,7 @@ class Server:
     def start(self, msg: dict) -> None:
         job_id, limits = msg.get("id"), msg["limits"]
         try:
-            func = self.resolve(msg["entry"])
+            func = load_entry(msg["entry"])
         except Exception as e:
             self.reply({"id": job_id, "status": "sandbox_error", "detail": f"cannot import {msg['entry']}: {e!r}"})
             return

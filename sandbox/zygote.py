@@ -23,7 +23,6 @@ and unprompted, for every candidate that ends: ``{"op": "exited", "pid", "status
 from __future__ import annotations
 
 import atexit
-import importlib
 import json
 import os
 import select
@@ -35,6 +34,7 @@ from typing import Any
 
 from . import procsetup
 from .candidate_boot import run as run_candidate
+from .protocol import load_entry
 
 MAX_PACKET = 1 << 16
 BOOT = "import sys; sys.path.insert(0, {root!r}); from sppo_gym.sandbox.zygote import main; main({fd}, {scratch!r})"
@@ -45,7 +45,6 @@ class Zygote:
 
     def __init__(self, sock: socket.socket, scratch: str) -> None:
         self.sock, self.scratch = sock, scratch
-        self.targets: dict[str, Any] = {}
         self.helpers: dict[int, tuple[Any, dict]] = {}  # kill helper pid -> (request ref, its group)
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
@@ -76,16 +75,10 @@ class Zygote:
                 for fd in fds:
                     os.close(fd)
 
-    def resolve(self, target: str) -> Any:
-        if target not in self.targets:
-            module, _, func = target.partition(":")
-            self.targets[target] = getattr(importlib.import_module(module), func)
-        return self.targets[target]
-
     def spawn(self, msg: dict, fds: list[int]) -> None:
         cid = msg["cid"]
         try:
-            func = self.resolve(msg["target"])
+            func = load_entry(msg["target"])
             if len(fds) != 4:
                 raise ValueError(f"expected 4 file descriptors, got {len(fds)}")
         except Exception as e:
@@ -144,9 +137,11 @@ def _run_as_program(func: Any) -> int:
         run_candidate(func)
         code = 0
     except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        if not isinstance(e.code, int) and e.code is not None:
+        if e.code is None or isinstance(e.code, int):
+            code = e.code or 0
+        else:  # sys.exit("message"): printed, status 1, as the interpreter does
             print(e.code, file=sys.stderr)
+            code = 1
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -188,7 +183,7 @@ class ZygoteClient:
     def start(cls, scratch: str, package_root: str) -> ZygoteClient:
         """Exec the zygote interpreter (call before the server reads any request)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {**procsetup.child_env("/nonexistent"), "HOME": "/nonexistent"}
+        env = procsetup.child_env("/nonexistent")
         argv = [sys.executable, "-I", "-c", BOOT.format(root=package_root, fd=theirs.fileno(), scratch=scratch)]
         pid = os.fork()
         if pid == 0:
