@@ -42,6 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-n", type=int, default=50, help="held-out problems per evaluation")
     p.add_argument("--eval-every", type=int, default=3, help="evaluate every this many steps")
     p.add_argument("--batch-size", type=int, default=32, help="responses per step")
+    p.add_argument("--minibatch-size", type=int, default=16,
+                   help="responses per optimiser step in our trainer (verl counts prompts: GRPO 32 x 8 with "
+                        "the optimiser steps of SPPO 32 x 1 at 16 is --minibatch-size 128)")
     p.add_argument("--lr", type=float, default=2e-5)
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--seed", type=int, default=0)
@@ -67,7 +70,7 @@ def run_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     cfg = load_config(None, {
         "env": args.env, "env_kwargs": args.env_kwargs, "model": args.model, "algo": args.worker,
         "steps": getattr(args, "steps", 100_000), "max_wall_s": args.budget_s, "out": str(out), "seed": args.seed,
-        "batch_size": args.batch_size, "lr": args.lr, "max_new_tokens": args.max_new_tokens,
+        "batch_size": args.batch_size, "minibatch_size": args.minibatch_size, "lr": args.lr, "max_new_tokens": args.max_new_tokens,
         "eval_n": args.eval_n, "eval_every": args.eval_every, "progress": False,
     })
     summary = train(cfg)
