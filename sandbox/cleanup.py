@@ -103,19 +103,23 @@ def scrub(scratch: str, uids: list[int]) -> bool:
 
 
 def _any_live(uids: set[int]) -> bool:
-    """True if one of ``uids`` owns a live (non-zombie) process (one pass over /proc)."""
+    """True if one of ``uids`` owns a live (non-zombie) process (one pass over /proc, reading
+    state and real uid from /proc/PID/status, which everyone may read, non-dumpable processes too)."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
-            if os.stat(f"/proc/{name}").st_uid not in uids:
-                continue
-            with open(f"/proc/{name}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
+            with open(f"/proc/{name}/status", "rb") as f:
+                zombie = False
+                for line in f:  # State: comes before Uid:
+                    if line.startswith(b"State:"):
+                        zombie = line.split()[1] in (b"Z", b"X")
+                    elif line.startswith(b"Uid:"):
+                        if not zombie and int(line.split()[1]) in uids:
+                            return True
+                        break
+        except (OSError, ValueError, IndexError):
             continue
-        if state not in ("Z", "X"):
-            return True
     return False
 
 
@@ -126,4 +130,4 @@ def uids_alive(uids: list[int], wait_s: float = 0.2) -> bool:
         alive = _any_live(set(uids))
         if not alive or time.monotonic() >= deadline:
             return alive
-        time.sleep(0.002)
+        time.sleep(0.0005)

@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from sppo_gym.sandbox.channel import ChannelTimeout
+from sppo_gym.sandbox.cleanup import uids_alive
 from sppo_gym.sandbox.plaindata import PlainDataError
 from sppo_gym.sandbox.protocol import ProtocolError
 from sppo_gym.verifiers import (
@@ -323,28 +324,6 @@ SETTLE_S = 1.0
 """How long a stopped candidate may take to exit before it is killed."""
 
 
-def uid_processes(uid: int) -> int:
-    """Number of live processes of ``uid`` (from /proc/*/status, readable for every process).
-
-    Zombies do not count: they hold no memory and can no longer run or be scheduled."""
-    n = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/status", "rb") as f:
-                zombie = False
-                for line in f:
-                    if line.startswith(b"State:"):
-                        zombie = line.split()[1] in (b"Z", b"X")
-                    elif line.startswith(b"Uid:"):
-                        n += int(line.split()[1]) == uid and not zombie
-                        break
-        except (OSError, ValueError, IndexError):
-            continue
-    return n
-
-
 def _wait_closed(fd: int, deadline: float) -> None:
     """Wait until the peer of socket ``fd`` closes it (what it sends meanwhile is dropped)."""
     while (left := deadline - time.monotonic()) > 0:
@@ -375,11 +354,8 @@ def settle(cand: Any) -> None:
         pass
     deadline = time.monotonic() + SETTLE_S
     _wait_closed(cand.channel.fd, deadline)
-    while uid_processes(cand.cid):
-        if time.monotonic() > deadline:
-            cand.kill()
-            return
-        time.sleep(0.0005)
+    if uids_alive([cand.cid], wait_s=max(0.0, deadline - time.monotonic())):
+        cand.kill()
 
 
 def judge_many(payload: dict, ctx: Any) -> dict:
