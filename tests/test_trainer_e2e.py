@@ -136,6 +136,9 @@ def test_trains_through_the_sandboxed_arithmetic_env(tmp_path):
     assert summary["accuracy_before"] is not None
     row = _rows(tmp_path)[-1]
     assert int(row["samples"]) + int(row["sandbox_errors"]) == 8
+    verdicts = {k: int(v) for k, v in row.items() if k.startswith("verdict_")}  # the math verifier's own
+    assert sum(verdicts.values()) == 8 and int(row.get("verdict_sandbox_error") or 0) == int(row["sandbox_errors"])
+    assert len(summary["samples"]) == 3 and all(s["before"] and s["after"] for s in summary["samples"])
 
 
 def test_tensorboard_scalars(tmp_path):

@@ -36,7 +36,7 @@ class TrainConfig(BaseModel):
     max_wall_s: float = 0.0
     """Stop after this many seconds of training (0 = no limit); for fixed-budget comparisons."""
     out: str = "runs/sppo"
-    """Output directory: metrics.csv, reward.png, checkpoint.pt, final/."""
+    """Output directory: metrics.csv, reward.png, checkpoint.pt, summary.json, samples.json, final/."""
     seed: int = 0
     """Seed for prompts, sampling and initialisation."""
     device: str = "auto"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -12,6 +14,22 @@ import numpy as np
 from .rollout import decode, encode_prompts, generate
 
 SANDBOX_ERROR = "sandbox_error"
+N_SAMPLES = 5
+"""Held-out problems (indices 0..N_SAMPLES-1) whose prompt, answer and verdict every evaluation keeps."""
+
+
+@dataclass
+class Evaluation:
+    """One pass over the held-out problems: the accuracy, and what lies behind it."""
+
+    accuracy: float
+    """Mean reward, sandbox errors left out."""
+    verdicts: dict[str, int] = field(default_factory=dict)
+    """``info["verdict"]`` counts over all n responses (sandbox errors included), so a rise in a
+    verdict such as ``restated`` shows even where the accuracy does not move."""
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    """The first problems' ``index``, ``prompt``, ``response``, ``reward`` and ``verdict``: the
+    same indices on every evaluation, so answers before and after training can be set side by side."""
 
 
 class HeldOut:
@@ -31,13 +49,18 @@ class HeldOut:
         kwargs = {**env_kwargs, "split": "test", **(eval_env_kwargs or {})}
         self.envs = gym.make_vec(env_id, num_envs=self.batch_size, **kwargs)
         self.sandbox_errors = 0
-        self.last_samples: list[dict[str, Any]] = []
 
     def accuracy(self, model: Any, tokenizer: Any, amp: Callable[[], AbstractContextManager] = nullcontext) -> float:
         """Mean reward of greedy responses over the held-out problems."""
+        return self.evaluate(model, tokenizer, amp=amp).accuracy
+
+    def evaluate(self, model: Any, tokenizer: Any, amp: Callable[[], AbstractContextManager] = nullcontext,
+                 n_samples: int = N_SAMPLES) -> Evaluation:
+        """Greedy responses to every held-out problem: accuracy, verdict counts, the first samples."""
         rewards: list[float] = []
+        verdicts: Counter[str] = Counter()
+        samples: list[dict[str, Any]] = []
         self.sandbox_errors = 0
-        self.last_samples = []
         for start in range(0, self.n, self.batch_size):
             k = min(self.batch_size, self.n - start)
             index = [start + (i % k) for i in range(self.batch_size)]  # pad the last batch by repeats
@@ -48,18 +71,20 @@ class HeldOut:
                                  amp=amp)
             responses = decode(tokenizer, ids, mask)
             _, r, _, _, infos = self.envs.step(responses)
-            verdicts = np.asarray(infos["verdict"])
-            for i in range(k):
-                if verdicts[i] == SANDBOX_ERROR:
+            batch_verdicts = [str(v) for v in infos["verdict"][:k]]
+            verdicts.update(batch_verdicts)
+            for i, verdict in enumerate(batch_verdicts):
+                if start + i < n_samples:
+                    samples.append({"index": start + i, "prompt": str(prompts[i]), "response": responses[i],
+                                    "reward": float(r[i]), "verdict": verdict})
+                if verdict == SANDBOX_ERROR:
                     self.sandbox_errors += 1
-                    continue
-                rewards.append(float(r[i]))
-                if len(self.last_samples) < 5:
-                    self.last_samples.append({"prompt": prompts[i], "response": responses[i], "reward": float(r[i])})
+                else:
+                    rewards.append(float(r[i]))
         if not rewards:
             raise RuntimeError(f"every held-out response hit a sandbox error ({self.sandbox_errors}); "
                                "check `sppo-gym sandbox doctor`")
-        return float(np.mean(rewards))
+        return Evaluation(float(np.mean(rewards)), dict(sorted(verdicts.items())), samples)
 
     def close(self) -> None:
         self.envs.close()

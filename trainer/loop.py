@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,8 @@ from .algorithms import Algorithm, get_algorithm
 from .config import TrainConfig
 from .critic import build_critic
 from .curriculum import build_curriculum
-from .evaluate import SANDBOX_ERROR, HeldOut
-from .metrics import MetricsLog, plot_curriculum, plot_rewards
+from .evaluate import SANDBOX_ERROR, Evaluation, HeldOut
+from .metrics import MetricsLog, plot_curriculum, plot_rewards, verdict_counts
 from .models import apply_lora, load_policy, resolve_device, save_policy
 from .rollout import Rollout, collect
 from .update import update
@@ -123,7 +123,8 @@ def rollout_step(run: Run, step: int) -> tuple[Rollout, dict[str, float]]:
     ok = np.repeat(ok.reshape(-1, g).all(-1), g)  # a group is only comparable when complete
     batch.rewards = torch.as_tensor(rewards, dtype=torch.float32, device=batch.old_logprobs.device)  # (B,)
     batch = batch.select(np.flatnonzero(ok).tolist())
-    stats = {"sandbox_errors": int((~ok).sum()), "gen_s": t1 - t0, "verify_s": t2 - t1, **picked}
+    stats = {"sandbox_errors": int((~ok).sum()), "gen_s": t1 - t0, "verify_s": t2 - t1, **picked,
+             **verdict_counts("verdict_", infos["verdict"])}  # every response, sandbox errors included
     if "difficulty" in reset_infos:  # envs with levels say which level each problem has
         stats["difficulty"] = float(np.mean(reset_infos["difficulty"]))
     if run.curriculum is not None:
@@ -183,7 +184,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     log = MetricsLog(out, resume_step=start if resume else None, tensorboard=cfg.tensorboard)
     if not resume and run.held_out is not None:
         before = evaluate(run)
-        log.write({"step": 0, "wall_s": 0.0, "eval_accuracy": before})
+        log.write({"step": 0, "wall_s": 0.0, **eval_row(before)})
     after, step, eval_step = None, start, start
     bar = progress(cfg, start)
     for step in range(start + 1, cfg.steps + 1):
@@ -195,24 +196,45 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         wall += time.perf_counter() - t0
         row["wall_s"] = wall
         if run.held_out is not None and (step == cfg.steps or (cfg.eval_every and step % cfg.eval_every == 0)):
-            row["eval_accuracy"] = after = evaluate(run)
+            after = evaluate(run)
+            row.update(eval_row(after))
             eval_step = step
         log.write(row)
         bar.update(1)
         bar.set_postfix(reward=f"{row.get('reward_mean', float('nan')):.2f}",
-                        **({"acc": f"{after:.2f}"} if after is not None else {}))
+                        **({"acc": f"{after.accuracy:.2f}"} if after is not None else {}))
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
             save_checkpoint(run, step, wall, before)
     bar.close()
     if run.held_out is not None and eval_step != step:
         after = evaluate(run)  # stopped by the wall-clock budget before the last step
-        log.amend_last(eval_accuracy=after)
+        log.amend_last(**eval_row(after))
     return finish(run, out, log, step, wall, before, after)
 
 
-def evaluate(run: Run) -> float:
-    """Held-out greedy accuracy (not counted in the training wall clock)."""
-    return run.held_out.accuracy(run.policy, run.tokenizer, amp=run.amp)  # type: ignore[union-attr]
+def evaluate(run: Run) -> Evaluation:
+    """Held-out greedy accuracy, verdicts and samples (not counted in the training wall clock)."""
+    return run.held_out.evaluate(run.policy, run.tokenizer, amp=run.amp)  # type: ignore[union-attr]
+
+
+def eval_row(ev: Evaluation) -> dict[str, Any]:
+    """The metrics.csv entries of one evaluation: accuracy and held-out verdict counts."""
+    return {"eval_accuracy": ev.accuracy, **{f"eval_verdict_{v}": n for v, n in ev.verdicts.items()}}
+
+
+def before_after(before: Evaluation | None, after: Evaluation | None) -> list[dict[str, Any]]:
+    """The sampled held-out problems with the answer, verdict and reward before and after training.
+
+    Paired by problem index (every evaluation samples the same first indices); a side that was
+    not evaluated (e.g. a resumed run from an old checkpoint) is None.
+    """
+    rows: dict[int, dict[str, Any]] = {}
+    for when, ev in (("before", before), ("after", after)):
+        for s in ev.samples if ev is not None else []:
+            row = rows.setdefault(s["index"], {"index": s["index"], "prompt": s["prompt"],
+                                               "before": None, "after": None})
+            row[when] = {k: s[k] for k in ("response", "verdict", "reward")}
+    return [rows[i] for i in sorted(rows)]
 
 
 def progress(cfg: TrainConfig, start: int) -> Any:
@@ -223,16 +245,18 @@ def progress(cfg: TrainConfig, start: int) -> Any:
                 dynamic_ncols=True)
 
 
-def save_checkpoint(run: Run, step: int, wall: float, before: float | None) -> None:
-    ckpt.save(Path(run.cfg.out), step=step, wall_s=wall, accuracy_before=before, config=run.cfg.model_dump(),
+def save_checkpoint(run: Run, step: int, wall: float, before: Evaluation | None) -> None:
+    ckpt.save(Path(run.cfg.out), step=step, wall_s=wall, config=run.cfg.model_dump(),
+              accuracy_before=before.accuracy if before is not None else None,
+              eval_before=asdict(before) if before is not None else None,
               policy=run.policy.state_dict(), opt=run.opt.state_dict(),
               critic=run.critic.state_dict() if run.critic is not None else None,
               critic_opt=run.critic_opt.state_dict() if run.critic_opt is not None else None,
               curriculum=run.curriculum.state_dict() if run.curriculum is not None else None)
 
 
-def restore(run: Run, state: dict[str, Any]) -> tuple[int, float, float | None]:
-    """Load a checkpoint into a freshly set-up run; returns (step, wall_s, accuracy_before)."""
+def restore(run: Run, state: dict[str, Any]) -> tuple[int, float, Evaluation | None]:
+    """Load a checkpoint into a freshly set-up run; returns (step, wall_s, the evaluation before training)."""
     run.policy.load_state_dict(state["policy"])
     run.opt.load_state_dict(state["opt"])
     if run.critic is not None:
@@ -241,24 +265,33 @@ def restore(run: Run, state: dict[str, Any]) -> tuple[int, float, float | None]:
     if run.curriculum is not None and state.get("curriculum") is not None:
         run.curriculum.load_state_dict(state["curriculum"])
     ckpt.set_rng_state(state["rng"])
-    return int(state["step"]), float(state["wall_s"]), state.get("accuracy_before")
+    before = state.get("eval_before")
+    if before is None and state.get("accuracy_before") is not None:  # a checkpoint from before eval_before
+        before = {"accuracy": state["accuracy_before"]}
+    return int(state["step"]), float(state["wall_s"]), Evaluation(**before) if before is not None else None
 
 
-def finish(run: Run, out: Path, log: MetricsLog, step: int, wall: float, before: float | None,
-           after: float | None) -> dict[str, Any]:
-    """Checkpoint, final policy, plot and summary."""
+def finish(run: Run, out: Path, log: MetricsLog, step: int, wall: float, before: Evaluation | None,
+           after: Evaluation | None) -> dict[str, Any]:
+    """Checkpoint, final policy, plot, summary and the before/after samples (samples.json)."""
     save_checkpoint(run, step, wall, before)
     save_policy(run.policy, run.tokenizer, out / "final")
     log.close()
     plot_rewards(log.rows, out / "reward.png", title=f"{run.cfg.algo} on {run.cfg.env} ({run.cfg.model})")
     if run.cfg.curriculum != "none":
         plot_curriculum(log.rows, out / "curriculum.png", title=f"curriculum={run.cfg.curriculum} on {run.cfg.env}")
+    samples = before_after(before, after)
     summary = {"env": run.cfg.env, "model": run.cfg.model, "algo": run.cfg.algo, "steps": step,
-               "train_wall_s": round(wall, 2), "accuracy_before": before, "accuracy_after": after,
+               "train_wall_s": round(wall, 2),
+               "accuracy_before": before.accuracy if before is not None else None,
+               "accuracy_after": after.accuracy if after is not None else None,
                "eval_n": run.cfg.eval_n,
+               "verdicts_before": before.verdicts if before is not None else None,
+               "verdicts_after": after.verdicts if after is not None else None,
                "reward_curve": [float(r["reward_mean"]) for r in log.rows if r.get("reward_mean") not in (None, "")],
-               "samples": run.held_out.last_samples if run.held_out else []}
+               "samples": samples}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "samples.json").write_text(json.dumps(samples, indent=2))
     run.envs.close()
     if run.curriculum is not None:
         run.curriculum.close()

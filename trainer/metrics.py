@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +16,36 @@ COLUMNS = (
     "grad_norm", "lr", "samples", "sandbox_errors", "gen_s", "update_s", "verify_s",
     "difficulty", "v_chosen", "v_pool",
 )
+#: Prefixes of the verdict-count columns that follow COLUMNS: ``verdict_<v>`` counts the training
+#: batch's ``info["verdict"]`` values (they sum to batch_size), ``eval_verdict_<v>`` the held-out
+#: evaluation's (they sum to eval_n).
+VERDICT_PREFIXES = ("verdict_", "eval_verdict_")
+
+
+def verdict_counts(prefix: str, verdicts: Iterable[str]) -> dict[str, int]:
+    """``{prefix + verdict: count}`` for the verdicts seen."""
+    return {f"{prefix}{v}": n for v, n in sorted(Counter(str(v) for v in verdicts).items())}
 
 
 class MetricsLog:
-    """Append-only CSV; on resume, rows after the checkpoint's step are dropped first."""
+    """Append-only CSV; on resume, rows after the checkpoint's step are dropped first.
+
+    The verdict columns are the union of the verdicts seen so far, in sorted order: the trainer
+    learns an env's verdicts only from ``info["verdict"]``. When a new verdict shows up the file is
+    rewritten with the wider header, so the CSV stays rectangular; rows that counted verdicts
+    read 0 in a column added later, rows that did not (e.g. step 0 for ``verdict_*``) stay empty.
+    """
 
     def __init__(self, out: Path, resume_step: int | None = None, tensorboard: bool = False):
         self.path = out / "metrics.csv"
         self.rows: list[dict[str, Any]] = []
+        self.columns: list[str] = list(COLUMNS)
         if resume_step is not None and self.path.exists():
             with self.path.open() as f:
-                self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
-        with self.path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(self.rows)
+                reader = csv.DictReader(f)
+                self.rows = [r for r in reader if int(r["step"]) <= resume_step]
+                self.columns += [c for c in reader.fieldnames or () if c.startswith(VERDICT_PREFIXES)]
+        self._rewrite()
         self.tb = None
         if tensorboard:
             try:
@@ -38,14 +55,17 @@ class MetricsLog:
             self.tb = SummaryWriter(str(out / "tb"))
 
     def write(self, row: dict[str, Any]) -> None:
-        """Append one row (unknown keys are an error: keep COLUMNS the single list)."""
-        extra = set(row) - set(COLUMNS)
+        """Append one row (keys outside COLUMNS and the verdict prefixes are an error: keep COLUMNS the single list)."""
+        extra = {k for k in row if k not in COLUMNS and not k.startswith(VERDICT_PREFIXES)}
         if extra:
             raise KeyError(f"metrics {sorted(extra)} are not in COLUMNS")
-        clean = {k: _fmt(row.get(k)) for k in COLUMNS}
-        self.rows.append(clean)
-        with self.path.open("a", newline="") as f:
-            csv.DictWriter(f, fieldnames=COLUMNS).writerow(clean)
+        widened = self._widen(row)
+        self.rows.append(self._complete({k: _fmt(v) for k, v in row.items()}))
+        if widened:
+            self._rewrite()
+        else:
+            with self.path.open("a", newline="") as f:
+                csv.DictWriter(f, fieldnames=self.columns).writerow(self.rows[-1])
         if self.tb is not None:
             for k, v in row.items():
                 if k != "step" and isinstance(v, (int, float)) and math.isfinite(v):
@@ -54,14 +74,40 @@ class MetricsLog:
     def amend_last(self, **values: Any) -> None:
         """Add values to the last row (e.g. a final evaluation after a wall-clock stop)."""
         self.rows[-1].update({k: _fmt(v) for k, v in values.items()})
-        with self.path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(self.rows)
+        self._widen(values)
+        self._rewrite()
 
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+    def _widen(self, row: dict[str, Any]) -> bool:
+        """Add the row's new verdict columns (each prefix's columns kept sorted); True if any."""
+        new = [k for k in row if k.startswith(VERDICT_PREFIXES) and k not in self.columns]
+        if not new:
+            return False
+        verdict_cols = set(self.columns[len(COLUMNS):]) | set(new)
+        self.columns = list(COLUMNS)
+        for prefix in VERDICT_PREFIXES:
+            self.columns += sorted(c for c in verdict_cols if _prefix(c) == prefix)
+        return True
+
+    def _complete(self, row: dict[str, Any]) -> dict[str, str]:
+        """Every column of the row: 0 for an unseen verdict where the row counted verdicts, else empty."""
+        counted = {_prefix(k) for k, v in row.items() if _prefix(k) and v != ""}
+        return {c: row.get(c) or ("0" if _prefix(c) in counted else "") for c in self.columns}
+
+    def _rewrite(self) -> None:
+        self.rows = [self._complete(r) for r in self.rows]
+        with self.path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
+def _prefix(column: str) -> str | None:
+    """The verdict prefix of a column, or None (no prefix is the start of another)."""
+    return next((p for p in VERDICT_PREFIXES if column.startswith(p)), None)
 
 
 def _fmt(v: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,7 +18,8 @@ _DOC = """Train a policy on any registered environment with SPPO (default) or a 
 
 Writes DIR/metrics.csv, DIR/reward.png, DIR/checkpoint.pt, DIR/summary.json and the final
 policy in DIR/final/ (Hugging Face save_pretrained layout). Prints held-out accuracy
-(greedy, split=test) before and after training.
+(greedy, split=test) before and after training, the held-out verdict counts, and a few held-out
+problems with the answers before and after (also in DIR/samples.json).
 """
 
 
@@ -45,6 +47,8 @@ def run_training(config: Path | None, resume: bool, overrides: dict[str, Any]) -
     fmt = lambda a: "n/a" if a is None else f"{100 * a:.1f}%"  # noqa: E731
     typer.echo(f"held-out accuracy ({cfg.eval_n} {cfg.env} test problems, greedy): "
                f"before {fmt(before)} -> after {fmt(after)}")
+    for line in sample_lines(summary):
+        typer.echo(line)
     curve = summary["reward_curve"]
     if curve:
         blocks = "▁▂▃▄▅▆▇█"
@@ -54,6 +58,32 @@ def run_training(config: Path | None, resume: bool, overrides: dict[str, Any]) -
                f"reward curve {Path(cfg.out) / 'reward.png'}, metrics {Path(cfg.out) / 'metrics.csv'}, "
                f"policy {Path(cfg.out) / 'final'}")
     return summary
+
+
+def sample_lines(summary: dict[str, Any], width: int = 160) -> list[str]:
+    """Held-out verdict counts and a few problems with the answers before and after training.
+
+    An accuracy alone cannot tell an answer from a restated question; these lines show which it is.
+    """
+    def counts(v: dict[str, int] | None) -> str:
+        return "n/a" if v is None else ", ".join(f"{k} {n}" for k, n in sorted(v.items(), key=lambda kv: -kv[1]))
+
+    def one_line(text: str) -> str:
+        return textwrap.shorten(" ".join(text.split()), width, placeholder=" ...") or "''"
+
+    lines = []
+    if summary.get("verdicts_before") is not None or summary.get("verdicts_after") is not None:
+        lines.append(f"held-out verdicts: before {counts(summary.get('verdicts_before'))} -> "
+                     f"after {counts(summary.get('verdicts_after'))}")
+    if summary.get("samples"):
+        lines.append("held-out samples (greedy; verdict, reward):")
+    for s in summary.get("samples", []):
+        lines.append(f"  #{s['index']} {one_line(s['prompt'])}")
+        for when in ("before", "after"):
+            r = s[when]
+            lines.append(f"    {when:<6} " + ("(not evaluated)" if r is None else
+                                              f"[{r['verdict']}, {r['reward']:g}] {one_line(r['response'])}"))
+    return lines
 
 
 def _build_command() -> Any:
