@@ -1,17 +1,27 @@
-"""Framed plain-data messages over a socket: the judge <-> candidate wire."""
+"""Framed plain-data messages over a socket: the judge <-> candidate wire.
+
+Everything read here comes from an untrusted peer, so ``recv`` is bounded at every step: a
+frame is at most ``max_frame`` bytes, its JSON is parsed by ``protocol.loads`` (no more arrays
+than ``plaindata`` could need for ``MAX_NODES`` values, nesting bounded) and rebuilt by
+``plaindata.decode`` (bounded depth, values, integer size). Whatever the peer writes, ``recv``
+returns a plain value or raises ``ChannelTimeout``, ``ChannelClosed``, ``ProtocolError`` or
+``PlainDataError``; nothing else.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import time
 from typing import Any
 
 from . import plaindata
-from .protocol import HEADER, ProtocolError
+from .protocol import HEADER, ProtocolError, dumps, loads
 
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
+MAX_CONTAINERS = 3 * plaindata.MAX_NODES
+"""JSON arrays an encoding of ``MAX_NODES`` values can hold: per value its node, its item list
+(containers) or pair (complex), and its key-value pair inside a dict."""
 
 
 class ChannelClosed(EOFError):
@@ -31,7 +41,7 @@ class Channel:
         self._buf = bytearray()
 
     def send(self, value: Any) -> None:
-        body = json.dumps(plaindata.encode(value), separators=(",", ":")).encode()
+        body = dumps(plaindata.encode(value), ensure_ascii=True)  # strings cross exactly, lone surrogates too
         if len(body) > self.max_frame:
             raise plaindata.PlainDataError(f"message of {len(body)} bytes exceeds {self.max_frame}")
         data = memoryview(HEADER.pack(len(body)) + body)
@@ -73,10 +83,7 @@ class Channel:
             return None
         body = bytes(self._buf[HEADER.size : HEADER.size + n])
         del self._buf[: HEADER.size + n]
-        try:
-            return json.loads(body)
-        except ValueError as e:
-            raise ProtocolError("malformed message") from e
+        return loads(body, max_containers=MAX_CONTAINERS)
 
     def close(self) -> None:
         try:

@@ -1,15 +1,29 @@
-"""Length-prefixed JSON frames: the only language the host and the job server share."""
+"""Length-prefixed JSON frames: the only language the host and the job server share.
+
+``encode`` and ``loads`` are the one encoder and decoder of frame bodies on every wire (host <->
+job server, judge <-> candidate through ``channel``). ``encode`` never fails on text: lone
+surrogates (which a candidate can put into any string that reaches a judge's result) become
+U+FFFD, so a judge's own output is always valid UTF-8. ``loads`` raises nothing but
+``ProtocolError``: invalid UTF-8, malformed JSON, nesting beyond what the interpreter's JSON
+parser recurses (``RecursionError``) and, on request, more containers than a bound all end up
+there, so a peer's bytes can never surface as an unexpected exception type.
+"""
 
 from __future__ import annotations
 
 import functools
 import importlib
 import json
+import re
 import struct
 from typing import Any
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
+COUNT_ABOVE = 1 << 20
+"""Bodies up to this many bytes skip the container count of ``loads`` (their parse is small anyway)."""
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 
 
 class ProtocolError(RuntimeError):
@@ -23,13 +37,44 @@ def load_entry(spec: str) -> Any:
     return getattr(importlib.import_module(module), func)
 
 
+def scrub(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (valid pairs are joined)."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def dumps(msg: Any, *, ensure_ascii: bool = False) -> bytes:
+    """JSON bytes of ``msg``, valid UTF-8 even when its strings hold lone surrogates."""
+    text = json.dumps(msg, separators=(",", ":"), ensure_ascii=ensure_ascii)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return scrub(text).encode()
+
+
 def encode(msg: dict) -> bytes:
-    body = json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode()
+    body = dumps(msg)
     return HEADER.pack(len(body)) + body
 
 
+def loads(body: bytes, *, max_containers: int | None = None) -> Any:
+    """Parse a frame body; raise ProtocolError (only) if it is not JSON or is too deeply nested,
+    or if it holds more than ``max_containers`` arrays and objects (checked before parsing, so a
+    small body cannot make the parser build millions of objects)."""
+    if (max_containers is not None and len(body) > COUNT_ABOVE
+            and body.count(b"[") + body.count(b"{") > max_containers):  # brackets inside strings count too
+        bare = _STRING.sub(b'""', body)
+        if bare.count(b"[") + bare.count(b"{") > max_containers:
+            raise ProtocolError(f"message holds more than {max_containers} arrays and objects")
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ProtocolError("message nests too deeply") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise ProtocolError(f"malformed message: {str(e)[:100]}") from None
+
+
 def decode_body(body: bytes) -> dict:
-    msg = json.loads(body)
+    msg = loads(body)
     if not isinstance(msg, dict):
         raise ProtocolError("frame is not a JSON object")
     return msg

@@ -34,12 +34,29 @@ def precheck(response: Any, max_chars: int = MAX_RESPONSE_CHARS) -> Score | None
     return None
 
 
+def score_from_value(value: Any, elapsed: float = 0.0) -> Score:
+    """The Score a judge returned as fields (``{"reward", "verdict", ...}``).
+
+    A judge is trusted code, so fields that do not make a valid Score (a verdict outside
+    ``VERDICTS``, a reward outside [0, 1] or NaN, unknown or missing fields, not a dict) are a
+    judge bug: they become ``judge_error`` with the reason in ``detail``, never an exception that
+    would sink a whole batch (one vector step of many environments).
+    """
+    if not isinstance(value, dict):
+        return Score(0.0, "judge_error", detail=f"judge returned a {type(value).__name__}, not Score fields",
+                     elapsed=elapsed)
+    fields = dict(value)
+    fields.setdefault("elapsed", elapsed)
+    try:
+        return Score(**fields)
+    except (TypeError, ValueError) as e:
+        return Score(0.0, "judge_error", detail=f"judge returned an invalid score: {e}"[:300], elapsed=elapsed)
+
+
 def score_from_result(result: JobResult) -> Score:
     """Map a finished sandbox job to a Score. The judge returns Score fields on success."""
     if result.status == "ok":
-        value = dict(result.value or {})
-        value.setdefault("elapsed", result.elapsed)
-        return Score(**value)
+        return score_from_value(result.value, result.elapsed)
     verdict = _STATUS_VERDICT.get(result.status, "sandbox_error")
     return Score(0.0, verdict, detail=(result.detail or result.status)[:300], elapsed=result.elapsed)
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from sppo_gym.sandbox.channel import ChannelTimeout
 from sppo_gym.sandbox.cleanup import uids_alive
-from sppo_gym.sandbox.plaindata import PlainDataError
+from sppo_gym.sandbox.plaindata import PlainDataError, short_text
 from sppo_gym.sandbox.protocol import ProtocolError
 from sppo_gym.verifiers import (
     code_candidate,  # noqa: F401  (preloaded in the server: candidates fork with it)
@@ -165,9 +165,9 @@ class CandidateProxy:
         if "ok" in reply and len(reply) == 1:
             return reply["ok"]
         if "bad_return" in reply:
-            raise self.fail("bad_return", f"returned {str(reply['bad_return'])[:100]}, not plain data")
+            raise self.fail("bad_return", f"returned {short_text(reply['bad_return'])}, not plain data")
         if "exit" in reply:
-            raise self.fail("early_exit", f"SystemExit({str(reply['exit'])[:100]}) during call {self.calls}")
+            raise self.fail("early_exit", f"SystemExit({short_text(reply['exit'])}) during call {self.calls}")
         name, msg = reply.get("exc"), reply.get("msg", "")
         if not (isinstance(name, str) and isinstance(msg, str)):
             raise self.fail("bad_return", "malformed reply")
@@ -233,17 +233,26 @@ def decide(proxy: CandidateProxy, run: AssertTally) -> dict:
     if error is None and not run.executed:
         return _score(0.0, "judge_error", "the test ran no assertion", extra)
     if not proxy.calls:  # nothing the candidate did can have caused this
-        what = f"raised {type(error).__name__}: {error}" if error is not None else "never called the entry point"
+        what = f"raised {type(error).__name__}: {_text(error)}" if error is not None else "never called the entry point"
         return _score(0.0, "judge_error", f"the test {what}"[:300], extra)
     denom = max(run.static, run.executed)
     reward = run.held / denom if run.partial and denom else 0.0
     if run.from_candidate:
-        return _score(reward, "runtime_error", f"{type(error).__name__}: {error}"[:300], extra)
+        return _score(reward, "runtime_error", f"{type(error).__name__}: {_text(error)}"[:300], extra)
     if error is not None and not isinstance(error, AssertionError):
-        detail = f"test raised {type(error).__name__}: {error}"
+        detail = f"test raised {type(error).__name__}: {_text(error)}"
     else:
-        detail = f"{run.executed - run.held} of {run.executed} asserts failed" if error is None else f"assert failed: {error}"
+        detail = f"{run.executed - run.held} of {run.executed} asserts failed" if error is None else f"assert failed: {_text(error)}"
     return _score(reward, "failed", detail[:300], extra)
+
+
+def _text(error: BaseException) -> str:
+    """``str(error)`` for a detail; never raises (an assert message may hold a candidate's value,
+    e.g. an int beyond the decimal conversion limit)."""
+    try:
+        return str(error)[:300]
+    except Exception:
+        return f"<{type(error).__name__} with an unprintable message>"
 
 
 def _score(reward: float, verdict: str, detail: str, extra: dict, passed: bool = False) -> dict:
@@ -313,7 +322,7 @@ def _judge_loaded(payload: dict, proxy: CandidateProxy) -> dict:
         return _score(0.0, "bad_return", "malformed load message", {})
     if first["load"] != "ok":
         verdict = first["load"] if first["load"] in LOAD_VERDICTS else "runtime_error"
-        return _score(0.0, verdict, str(first.get("detail", ""))[:300], {})
+        return _score(0.0, verdict, short_text(first.get("detail", ""), 300), {})
     run = AssertTally(bool(payload.get("partial", False)))
     run_test(payload, proxy, run)
     return decide(proxy, run)

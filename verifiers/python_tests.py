@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 
 from sppo_gym.sandbox import Job, JobResult, Limits, get_pool
 
-from .base import Verifier, precheck, score_from_result
+from .base import Verifier, precheck, score_from_result, score_from_value
 from .code_extract import extract_code
 from .score import Score
 
@@ -231,4 +231,4 @@ def unpack(result: JobResult, n: int) -> list[Score] | None:
     items = result.value.get("items") if result.status == "ok" and isinstance(result.value, dict) else None
     if not isinstance(items, list) or len(items) != n:
         return None
-    return [Score(**item) for item in items]
+    return [score_from_value(item) for item in items]

@@ -5,12 +5,24 @@ fresh candidate uid (``ctx.spawn(argv=...)``) with its own time limit; stdout is
 budget. Only the program's stdout on a successful exit (code 0) is compared; an exit code,
 stderr or a printed marker is never evidence of success.
 
-Output comparison (``outputs_match``): both sides are decoded as UTF-8 (invalid bytes replaced),
-line endings normalised (``\\r\\n`` and ``\\r`` -> ``\\n``), trailing whitespace removed from every
-line and trailing empty lines dropped; then the lines must be equal. With ``float_tol`` set,
-lines are split into whitespace-separated tokens instead, and two tokens that are both decimal
-numbers (``-1``, ``2.50``, ``1e-3``; never ``nan``/``inf``) match when
-``|got - want| <= float_tol * max(1, |want|)``; all other tokens must be equal.
+Output comparison (``outputs_match``): both sides are decoded as UTF-8 (invalid bytes replaced
+by U+FFFD), line endings normalised (``\\r\\n`` and ``\\r`` -> ``\\n``), trailing whitespace removed
+from every line and trailing empty lines dropped; then the lines must be equal. With ``float_tol``
+set, lines are split into whitespace-separated tokens instead, and two tokens that are both
+decimal numbers match when ``|got - want| <= float_tol * max(1, |want|)``; all other tokens must
+be equal as text.
+
+Both modes are ASCII-only in what they treat specially, so that float mode accepts everything
+exact mode accepts and, beyond that, only numbers that differ within the tolerance:
+
+* whitespace is ASCII whitespace (space, ``\\t``, ``\\v``, ``\\f``; ``\\r`` and ``\\n`` end lines);
+  other Unicode spaces (U+00A0, U+3000, ...) are ordinary characters in both modes;
+* a decimal number is ``[+-]`` digits with an optional ``.`` and fraction (or ``.`` and digits),
+  then an optional exponent ``[eE][+-]digits``, all digits ASCII ``0-9``. Not numbers, so compared
+  as text: other Unicode digits (Arabic-Indic ``٣``, full-width ``３``), ``nan``, ``inf``, hex,
+  underscores. A number that overflows to infinity (``1e999``) matches only as equal text.
+
+The number pattern uses possessive quantifiers, so matching a long token is linear in its length.
 """
 
 from __future__ import annotations
@@ -19,13 +31,16 @@ import math
 import re
 from typing import Any
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?[0-9]++)?+", re.ASCII)
+_SPACE = " \t\v\f"
+"""ASCII whitespace within a line (``\\r`` and ``\\n`` are line ends)."""
+_TOKEN_SEP = re.compile(f"[{_SPACE}]+")
 SYNTAX_MARKERS = ("SyntaxError:", "IndentationError:", "TabError:")
 
 
 def normalise(text: str) -> list[str]:
     """Lines with normalised endings, no trailing whitespace, no trailing empty lines."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [line.rstrip(_SPACE) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     while lines and not lines[-1]:
         lines.pop()
     return lines
@@ -37,7 +52,12 @@ def _tokens_match(got: str, want: str, tol: float) -> bool:
     if not (_NUMBER.fullmatch(got) and _NUMBER.fullmatch(want)):
         return False
     g, w = float(got), float(want)
-    return math.isfinite(g) and abs(g - w) <= tol * max(1.0, abs(w))
+    return math.isfinite(g) and math.isfinite(w) and abs(g - w) <= tol * max(1.0, abs(w))
+
+
+def _tokens(line: str) -> list[str]:
+    """Tokens separated by ASCII whitespace (the line has no trailing whitespace left)."""
+    return [t for t in _TOKEN_SEP.split(line) if t]
 
 
 def outputs_match(got: str, want: str, float_tol: float | None = None) -> bool:
@@ -48,7 +68,7 @@ def outputs_match(got: str, want: str, float_tol: float | None = None) -> bool:
     if len(g) != len(w):
         return False
     for gl, wl in zip(g, w, strict=True):
-        gt, wt = gl.split(), wl.split()
+        gt, wt = _tokens(gl), _tokens(wl)
         if len(gt) != len(wt) or not all(_tokens_match(a, b, float_tol) for a, b in zip(gt, wt, strict=True)):
             return False
     return True
