@@ -24,6 +24,7 @@ for _module, _name in (
     ("sppo_gym.envs.cli", "envs_command"),
     ("sppo_gym.trainer.train_cli", "train_command"),
     ("sppo_gym.trainer.bench_cli", "bench_command"),
+    ("sppo_gym.trainer.audit_cli", "audit_command"),
 ):
     _register(_module, _name)
 
