@@ -25,12 +25,15 @@ The question followed by ``Give your final answer as: Answer: <number>`` (``str`
 
 ## Action
 The whole response (``str``); the ``math`` verifier takes the last ``\\boxed{}``, else the final
-answer statement, else the last number, so "47 + 38 = 85" or "The sum is 85." earns 1 while
-"85 or 86" earns 0 (hedged).
+answer statement, else the last expression, and of a worked chain its last value: "47 + 38 = 85",
+"Answer: 85" or "The sum is 85." earn 1, while "85 or 86" earns 0 (hedged).
 
 ## Reward
-1.0 when the extracted answer equals the reference (exactly, or an equivalent form such as
-``0.75`` for ``3/4``), else 0.0. ``info["verdict"]``: ``correct``, ``wrong``, ``hedged``,
+1.0 when the extracted answer is a numeral (sign, digits, decimal point, a fraction bar; the
+verifier option ``numeral_only``) equal to the reference (``0.75`` for ``3/4`` too), else 0.0.
+Restating the question earns nothing: "47 + 38 = ?", ``\\boxed{47+38}`` or "Answer: 47 + 38" is
+``restated``; any other expression of the right value (``40 + 45``) is ``unsimplified``.
+``info["verdict"]``: ``correct``, ``wrong``, ``hedged``, ``restated``, ``unsimplified``,
 ``no_answer``, ``parse_error``, ...
 
 ## Episode End
@@ -42,7 +45,8 @@ After one step (``terminated=True``).
 ``sppo_gym.envs.levels``), ``split``, ``dataset_seed``, ``size``, ``timeout_s``.
 
 ## Version History
-* v0: initial version.
+* v0: initial version. Verifier ``math/2`` (see ``info["versions"]``) no longer pays for the
+  question restated or an unevaluated expression; results under ``math/1`` were.
 
 >>> import gymnasium as gym, sppo_gym.envs
 >>> env = gym.make("sppo_gym/Arithmetic-v0")
@@ -197,6 +201,8 @@ class ArithmeticEnv(LeveledEnv, SingleStepEnv):
     """Seeded procedural arithmetic; the ``math`` verifier checks the final number."""
 
     verifier_name: ClassVar[str] = "math"
+    #: The prompt asks for ``Answer: <number>``; the problem text is the ``question`` field.
+    verifier_options: ClassVar[dict[str, Any]] = {"numeral_only": True, "problem_field": "question"}
     required_fields: ClassVar[tuple[str, ...]] = ("question", "answer", "difficulty")
     answer_field: ClassVar[str | None] = "answer"
     valid_levels = tuple(range(1, LEVELS + 1))

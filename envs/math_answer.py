@@ -12,13 +12,18 @@ problems and 20 MATH-style problems: fractions, roots, intervals, points, comple
 The problem followed by an instruction to end with the final answer in ``\\boxed{}`` (``str``).
 
 ## Action
-The whole response (``str``). Extraction (CONTRACT.md): last ``\\boxed{}``, else the final answer
-statement ("the answer is ...", "Answer: ...", also bold), else the last expression.
+The whole response (``str``). Extraction: last ``\\boxed{}``, else the final answer statement
+("the answer is ...", "Answer: ...", also bold), else the last expression.
 
 ## Reward
-1.0 when the extracted answer is mathematically equivalent to the reference, else 0.0.
-``info["verdict"]``: ``correct``, ``wrong``, ``hedged``, ``no_answer``, ``parse_error``,
-``timeout``, ``sandbox_error`` (infrastructure; not a verdict on the answer).
+1.0 when the extracted answer is mathematically equivalent to the reference *and* final, else
+0.0. The problem text (``problem`` field) goes to the verifier: an answer that repeats the
+problem's own expression (``\\sqrt{50}`` for "Simplify $\\sqrt{50}$") is ``restated``, one that
+still holds work the reference does not (``\\binom{6}{2}`` for 15) is ``unsimplified``, and a
+decimal for an irrational reference is ``approximation`` unless the problem asks for a decimal.
+``info["verdict"]``: ``correct``, ``wrong``, ``hedged``, ``restated``, ``unsimplified``,
+``approximation``, ``no_answer``, ``parse_error``, ``timeout``, ``sandbox_error``
+(infrastructure; not a verdict on the answer).
 
 ## Episode End
 After one step (``terminated=True``).
@@ -28,7 +33,8 @@ After one step (``terminated=True``).
 ``split`` (for ``datasets`` folders), ``timeout_s``.
 
 ## Version History
-* v0: initial version.
+* v0: initial version. Verifier ``math/2`` (see ``info["versions"]``) no longer pays for the
+  problem's own expression or an unevaluated one; results under ``math/1`` were.
 
 >>> import gymnasium as gym, sppo_gym.envs
 >>> env = gym.make("sppo_gym/MathAnswer-v0")
@@ -52,6 +58,7 @@ class MathAnswerEnv(SingleStepEnv):
     """One math problem per episode; the final answer is checked for equivalence."""
 
     verifier_name: ClassVar[str] = "math"
+    verifier_options: ClassVar[dict[str, Any]] = {"problem_field": "problem"}
     prompt_template: ClassVar[str] = PROMPT
     required_fields: ClassVar[tuple[str, ...]] = ("problem", "answer")
     id_field: ClassVar[str] = "task_id"

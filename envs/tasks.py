@@ -21,6 +21,10 @@ candidate process (see :mod:`sppo_gym.envs.sandboxed_callable` for what the func
 
 Composed rewards: ``verifier=[("math", 1.0), ("format", 0.1, {"think": True})]`` -- a weighted sum,
 gated by the first (outcome) verifier; entry forms in :mod:`sppo_gym.envs.compose`.
+
+With the ``math`` verifier (alone or in a list) each problem reaches the verifier with its
+rendered prompt as ``problem_text`` (unless it has that field already): the judge needs the
+problem's wording to refuse an answer that only restates the problem's own expression.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import gymnasium as gym
 from sppo_gym.verifiers import Score, Verifier, precheck
 from sppo_gym.verifiers.registry import BUILTIN
 
-from .base import MAX_RESPONSE_CHARS, SingleStepEnv, check_prompt
+from .base import MAX_RESPONSE_CHARS, SingleStepEnv, check_prompt, render_prompt
 from .compose import Entry, build_composed, check_gate, parse_entries
 from .problems import as_source
 
@@ -123,6 +127,12 @@ class TaskSpec:
         self.entries: list[Entry] | None = parse_entries(verifier, f"register_task({env_id!r}): verifier") \
             if isinstance(verifier, (list, tuple)) else None
 
+    @property
+    def uses_math(self) -> bool:
+        """Does a built-in ``math`` verifier judge this task (it reads the problem text)?"""
+        names = [e.target for e in self.entries] if self.entries is not None else [self.verifier]
+        return any(n == "math" or (isinstance(n, Verifier) and n.name == "math") for n in names)
+
     def fields(self) -> tuple[str, ...]:
         """Problem fields the built-in verifier(s) read."""
         names = [e.target for e in self.entries] if self.entries is not None else [self.verifier]
@@ -156,6 +166,12 @@ class TaskEnv(SingleStepEnv):
         self.task = task
         super().__init__(task.problems, verifier=task.build_verifier(max_response_chars, timeout_s),
                          prompt=task.prompt, max_response_chars=max_response_chars, timeout_s=timeout_s, **kwargs)
+
+    def prepare_problem(self, problem: dict) -> dict:
+        """With the math verifier, add the rendered prompt as ``problem_text`` (module docstring)."""
+        if not self.task.uses_math or "problem_text" in problem:
+            return problem
+        return {**problem, "problem_text": render_prompt(self._prompt, problem)}
 
 
 def register_task(env_id: str, *, problems: Any, verifier: str | VerifierFn | Sequence[Any],

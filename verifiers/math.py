@@ -1,11 +1,22 @@
 """Math verifier (host half). The judge, ``math_judge``, runs inside the sandbox: parsing and
-sympy never see model text on the host (SANDBOX.md principle 6).
+sympy never see model text on the host.
 
-Problem field: ``answer`` -- bare LaTeX, text containing ``\\boxed{...}`` (MATH) or ending with
-``#### value`` (GSM8K). What is taken from the response, and how answers are compared, is
-documented in ``math_extract`` and ``math_equiv``. Verdicts: ``correct``, ``wrong``, ``hedged``
-(several candidate answers where one is expected), ``no_answer``, ``parse_error``, and the
-sandbox's ``timeout``/``memory`` for pathological inputs (reward 0 each).
+Problem fields: ``answer`` -- bare LaTeX, text containing ``\\boxed{...}`` (MATH) or ending with
+``#### value`` (GSM8K); and, when present, the problem text (the first str field among
+``problem_text``, ``problem``, ``question``, ``prompt``, or the field named by the option
+``problem_field``). The judge needs the problem text for two rules: an answer that repeats an
+expression of the problem is ``restated``, and a decimal for an irrational reference counts only
+where the problem asks for a decimal. Without it those rules stay silent.
+
+What is taken from the response, and how answers are compared, is documented in
+``math_extract`` and ``math_equiv``; when is a right value also a final answer, in
+``math_final``. Verdicts: ``correct``, ``wrong``, ``hedged`` (several candidate answers where one
+is expected), ``restated``, ``unsimplified``, ``approximation``, ``no_answer``, ``parse_error``,
+and the sandbox's ``timeout``/``memory`` for pathological inputs (reward 0 each but ``correct``).
+
+Options: ``numeral_only=True`` accepts only a numeral (sign, digits, decimal point, fraction bar)
+as the answer -- Arithmetic-v0 sets it, since it asks for ``Answer: <number>``;
+``problem_field`` names the problem-text field; ``chunk_size`` (below).
 
 Batches are judged in chunks (one sandbox job grades up to ``chunk_size`` pairs, entry
 ``math_judge:judge_many``): a job costs far more than grading a typical pair. A chunk that ends
@@ -30,6 +41,20 @@ DEFAULT_WALL_S = 20.0
 (``math_equiv``); the rest is headroom for a loaded machine."""
 CHUNK_WALL_PER_PAIR_S = 6.0
 MANY_ENTRY = "sppo_gym.verifiers.math_judge:judge_many"
+PROBLEM_TEXT_FIELDS = ("problem_text", "problem", "question", "prompt")
+"""Where the problem text is looked for, in this order (``problem_text`` is what ``register_task``
+envs fill in with the rendered prompt)."""
+MAX_PROBLEM_TEXT_CHARS = 8000
+
+
+def problem_text(problem: dict, field: str | None = None) -> str | None:
+    """The problem's text for the judge: ``problem[field]``, else the first str field of
+    ``PROBLEM_TEXT_FIELDS``; ``None`` when there is none."""
+    for name in (field,) if field is not None else PROBLEM_TEXT_FIELDS:
+        value = problem.get(name)
+        if isinstance(value, str) and value.strip():
+            return value[:MAX_PROBLEM_TEXT_CHARS]
+    return None
 
 
 def gold_answer(problem: dict) -> str:
@@ -43,19 +68,34 @@ def gold_answer(problem: dict) -> str:
 
 
 class MathVerifier(Verifier):
-    """Final-answer math grading: extraction per CONTRACT.md, sympy equivalence in the sandbox."""
+    """Final-answer math grading: extraction, sympy equivalence and the final-form rules, all in
+    the sandbox (see the module docstring)."""
 
     name: ClassVar[str] = "math"
+    version: ClassVar[str] = "2"  # 2: restated / unsimplified / approximation (a right value is not enough)
     entry: ClassVar[str] = "sppo_gym.verifiers.math_judge:judge"
 
-    def __init__(self, *, limits: Limits | None = None, chunk_size: int = 16, **options: Any) -> None:
+    def __init__(self, *, limits: Limits | None = None, chunk_size: int = 16, numeral_only: bool = False,
+                 problem_field: str | None = None, **options: Any) -> None:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive int (pairs per sandbox job), got {chunk_size!r}")
+        if not isinstance(numeral_only, bool):
+            raise TypeError(f"numeral_only must be a bool, got {numeral_only!r}")
+        if problem_field is not None and (not isinstance(problem_field, str) or not problem_field):
+            raise TypeError(f"problem_field must be a field name (str) or None, got {problem_field!r}")
         super().__init__(limits=limits or Limits(wall_s=DEFAULT_WALL_S, memory_mb=1024), **options)
         self.chunk_size = chunk_size
+        self.numeral_only = numeral_only
+        self.problem_field = problem_field
 
     def payload(self, response: str, problem: dict) -> dict:
-        return {"response": response, "gold": gold_answer(problem)}
+        out: dict[str, Any] = {"response": response, "gold": gold_answer(problem)}
+        text = problem_text(problem, self.problem_field)
+        if text is not None:
+            out["problem"] = text
+        if self.numeral_only:
+            out["numeral_only"] = True
+        return out
 
     def chunk_limits(self, n: int) -> Limits:
         assert self.limits is not None

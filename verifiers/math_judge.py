@@ -1,14 +1,24 @@
 """Judge half of the math verifier: runs inside the sandbox (sympy and parsers never run on the
-host for model text; SANDBOX.md principle 6). ``grade`` is the pure function, importable for
-in-process tests; ``judge`` is the sandbox entry point."""
+host for model text). ``grade`` is the pure function, importable for in-process tests; ``judge``
+is the sandbox entry point.
+
+Order of decisions: extract the answer (``math_extract``), parse it in the light of the
+reference (``math_parse``), compare values (``math_equiv``); an answer of the right value must
+then also be final (``math_final``: ``restated``, ``unsimplified``, ``approximation``). A bare
+comma list answering a tuple reference (``1, 2`` for ``(1, 2)``) is read as that tuple, in its
+order, not as a hedge.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+import sympy
+
 from .math_equiv import StepTimeout, compare
 from .math_extract import extract_answer, extract_gold, last_expression
+from .math_final import final_verdict
 from .math_parse import Parsed, ParseError, classify_gold, parse_like
 
 
@@ -31,8 +41,28 @@ def _parse_pred(text: str, source: str, gold: Parsed) -> Parsed:
         return parse_like(inner, gold)
 
 
-def grade(response: str, gold: str) -> dict:
-    """Score one response against one reference answer (Score fields, JSON-able)."""
+def _as_tuple(pred: Parsed, gold: Parsed) -> Parsed:
+    """A bare comma list where the reference is a tuple is that tuple (order kept), not a hedge.
+    ``(a, b)`` references count as tuples too (the parser may read them as open intervals)."""
+    point = isinstance(gold.value, sympy.Tuple) or (
+        isinstance(gold.value, sympy.Interval) and gold.text.startswith("(") and gold.text.endswith(")"))
+    if not (pred.multi and gold.kind == "math" and point):
+        return pred
+    text = pred.text.strip()
+    if "," not in text or re.search(r"\\[{}]|[()\[\]{}]|\bor\b|\band\b|\\pm|±", text):
+        return pred
+    try:
+        return parse_like(f"({text})", gold)
+    except (ParseError, RecursionError):
+        return pred
+
+
+def grade(response: str, gold: str, problem: str | None = None, numeral_only: bool = False) -> dict:
+    """Score one response against one reference answer (Score fields, JSON-able).
+
+    ``problem``: the problem text, when known (the ``restated`` rule needs it, and it tells
+    whether a decimal was asked for). ``numeral_only``: only a numeral counts as an answer.
+    """
     try:
         gold_parsed = classify_gold(extract_gold(gold))
     except ParseError as e:
@@ -47,25 +77,39 @@ def grade(response: str, gold: str) -> dict:
         return _score("parse_error", str(e), **extra)
     except RecursionError:
         return _score("parse_error", "expression too deeply nested", **extra)
+    pred = _as_tuple(pred, gold_parsed)
     try:
         verdict, detail = compare(gold_parsed, pred)
     except (StepTimeout, RecursionError) as e:
         return _score("wrong", f"comparison gave up: {type(e).__name__}", **extra)
+    if verdict == "correct":
+        try:
+            verdict, detail = final_verdict(gold_parsed, pred, problem, numeral_only)
+        except (StepTimeout, RecursionError):
+            pass  # the form could not be judged in budget: the value is right, so it stays correct
     return _score(verdict, detail, **extra)
 
 
 def judge(payload: dict, ctx: Any = None) -> dict:
-    """Sandbox entry point: ``{"response", "gold"}`` -> Score fields."""
+    """Sandbox entry point: ``{"response", "gold"}`` plus optional ``"problem"`` (str, the problem
+    text) and ``"numeral_only"`` (bool) -> Score fields. Without ``problem`` (older callers) the
+    ``restated`` rule cannot fire and no decimal counts as asked for."""
     response, gold = payload.get("response"), payload.get("gold")
+    problem, numeral_only = payload.get("problem"), payload.get("numeral_only", False)
     if not isinstance(response, str) or not isinstance(gold, str):
         raise TypeError("payload needs str fields 'response' and 'gold'")
-    return grade(response, gold)
+    if problem is not None and not isinstance(problem, str):
+        raise TypeError("payload field 'problem' must be a str (the problem text) when given")
+    if not isinstance(numeral_only, bool):
+        raise TypeError("payload field 'numeral_only' must be a bool when given")
+    return grade(response, gold, problem, numeral_only)
 
 
 def judge_many(payload: dict, ctx: Any = None) -> dict:
     """Sandbox entry point for a chunk: ``{"items": [{"response", "gold"}, ...]}`` ->
-    ``{"scores": [...]}``. Nothing of a response is executed, so items cannot affect each other's
-    verdicts; a chunk that hits a job limit is re-judged item by item by the host."""
+    ``{"scores": [...]}`` (each item as for :func:`judge`). Nothing of a response is executed, so
+    items cannot affect each other's verdicts; a chunk that hits a job limit is re-judged item by
+    item by the host."""
     items = payload.get("items")
     if not isinstance(items, list):
         raise TypeError("payload needs a list field 'items'")

@@ -15,6 +15,12 @@ VERDICTS: dict[str, str] = {
     "no_answer": "no final answer could be extracted from the response",
     "hedged": "the response offers several candidate answers where one is expected",
     "parse_error": "the extracted answer could not be parsed",
+    # math: the value is right but the answer is not final (reward 0)
+    "restated": "the answer repeats an expression the problem itself gives, not the reference",
+    "unsimplified": "the answer still holds work that evaluation removes (a sum or power of numbers, "
+                    "an unreduced fraction or radical, a relation where a set is asked) and the reference "
+                    "does not, or it is not a numeral where a numeral is asked",
+    "approximation": "a decimal approximation of an exact irrational reference, where no decimal was asked",
     "response_too_long": "the response exceeds the verifier's length limit",
     "invalid_response": "the response is not valid text (e.g. lone surrogates)",
     "timeout": "verification ran out of wall time",
