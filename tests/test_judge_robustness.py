@@ -408,6 +408,21 @@ def test_stdio_attacks(sandbox_pool, float_tol):
 
 
 @pytest.mark.docker
+def test_answers_that_skip_every_assert_fail(sandbox_pool):
+    """A test that asserts over the candidate's answer runs no assert on an empty one: that is the
+    candidate's doing (``failed``), not a broken test (``judge_error``)."""
+    loop = {**SQUARE, "test": "def check(candidate):\n    for v in candidate(3):\n        assert v == 9\n"}
+    no_assert = {**SQUARE, "test": "def check(candidate):\n    candidate(3)\n"}
+    v = PythonTestsVerifier(timeout_s=30.0, pack_size=1)
+    empty, canary, broken = v.verify_batch([(_fenced("def f(x):\n    return []\n"), loop),
+                                            (_fenced("def f(x):\n    return [x * x]\n"), loop),
+                                            (_fenced(CANARY), no_assert)])
+    assert (empty.reward, empty.verdict) == (0.0, "failed"), empty
+    assert canary.passed, canary
+    assert broken.verdict == "judge_error", broken  # a test without asserts is still a dataset bug
+
+
+@pytest.mark.docker
 def test_judge_output_with_surrogates_reaches_the_host(sandbox_pool):
     """The detail of a surrogate exception arrives scrubbed (valid UTF-8), not as a judge failure."""
     v = PythonTestsVerifier(timeout_s=30.0)

@@ -231,6 +231,8 @@ def decide(proxy: CandidateProxy, run: AssertTally) -> dict:
     if error is None and run.executed and proxy.calls and run.held == run.executed:
         return _score(1.0, "passed", f"{run.held} asserts held over {proxy.calls} calls", extra, passed=True)
     if error is None and not run.executed:
+        if run.static and proxy.calls:  # its answers can steer the test past its asserts (an empty list)
+            return _score(0.0, "failed", "the test ran none of its asserts on the candidate's answers", extra)
         return _score(0.0, "judge_error", "the test ran no assertion", extra)
     if not proxy.calls:  # nothing the candidate did can have caused this
         what = f"raised {type(error).__name__}: {_text(error)}" if error is not None else "never called the entry point"
