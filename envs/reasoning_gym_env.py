@@ -21,8 +21,12 @@ Action
     ``reasoning_gym.utils.extract_answer``; without one the verdict is ``no_answer``.
 Reward
     The task's ``score_answer`` on that answer, run inside the sandbox (scorers may ``eval`` the
-    answer), in [0, 1]. Verdicts: ``correct`` (1), ``partial`` (0 < r < 1), ``wrong`` (0),
-    ``no_answer``. ``partial_credit=False`` turns every reward below 1 into 0.
+    answer). By default the reward is binary: 1 when the scorer gives full marks, else 0
+    (``wrong``). ``partial_credit=True`` passes the scorer's fractional rewards through (verdict
+    ``partial``); it is off by default because many tasks use reasoning-gym's base-class scorer,
+    which pays ``len(answer)/len(reply)`` for any reply that merely *contains* the answer: a policy
+    that lists numbers from the question (``<answer>841, 922</answer>`` for a GCD of 1) earns reward
+    without solving anything. Verdicts: ``correct``, ``wrong``, ``no_answer`` (+ ``partial``).
 Episode end
     After one step (``terminated=True``).
 Version history
@@ -148,7 +152,7 @@ class ReasoningGymEnv(LeveledEnv, SingleStepEnv):
 
     required_fields = ("question", "answer", "task", "config", "seed", "entry")
 
-    def __init__(self, task: str = "basic_arithmetic", *, partial_credit: bool = True, split: str = "train",
+    def __init__(self, task: str = "basic_arithmetic", *, partial_credit: bool = False, split: str = "train",
                  dataset_seed: int = 0, size: int | None = None, timeout_s: float | None = None,
                  max_response_chars: int = MAX_RESPONSE_CHARS, render_mode: str | None = None,
                  difficulty: int | list[int] | None = None, **config: Any):

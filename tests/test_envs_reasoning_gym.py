@@ -90,12 +90,13 @@ def test_vector_batch_verdicts(sandbox_pool):
 
 @pytest.mark.docker
 def test_partial_credit_switch(sandbox_pool):
-    # the base scorer gives len(gold)/len(answer) when the gold string is inside a longer answer
+    # the base scorer gives len(gold)/len(answer) when the gold string is inside a longer answer:
+    # a hedge earns nothing by default, a fraction only when partial credit is asked for
     kwargs = {"task": "letter_counting", "timeout_s": SLOW_MACHINE_S}
     env = gym.make("sppo_gym/ReasoningGym-v0", **kwargs)
     _, info = env.reset(seed=2)
     hedge = f"<answer>{info['answer']} 99</answer>"
-    strict = gym.make("sppo_gym/ReasoningGym-v0", partial_credit=False, **kwargs)
-    strict.reset(seed=2)
-    r_default, r_strict = env.step(hedge)[1], strict.step(hedge)[1]
-    assert 0.0 < r_default < 1.0 and r_strict == 0.0
+    lenient = gym.make("sppo_gym/ReasoningGym-v0", partial_credit=True, **kwargs)
+    lenient.reset(seed=2)
+    (r_default, i_default), r_lenient = env.step(hedge)[1::3], lenient.step(hedge)[1]
+    assert r_default == 0.0 and i_default["verdict"] == "wrong" and 0.0 < r_lenient < 1.0

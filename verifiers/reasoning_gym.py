@@ -3,8 +3,9 @@
 The judge (``reasoning_gym_judge``) scores the ``<answer>`` span with the task's own
 ``score_answer`` on the exact entry the prompt was made from (``problem["entry"]``, pickled on the
 host by trusted code; without it the entry is rebuilt from the seed). Some scorers give partial credit
-(e.g. the base class's substring ratio); with ``partial_credit=False`` any reward below 1 counts
-as 0 (verdict ``wrong``), which an RL policy cannot farm by hedging.
+(e.g. the base class's substring ratio, which pays a reply for containing the answer among other
+text); by default (``partial_credit=False``) any reward below 1 counts as 0 (verdict ``wrong``), which
+an RL policy cannot farm by hedging. ``partial_credit=True`` keeps the scorer's fractions.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from .score import Score
 
 class ReasoningGymVerifier(Verifier):
     name = "reasoning_gym"
-    version = "1"
+    version = "2"  # 2: binary by default (partial_credit=False)
     entry = "sppo_gym.verifiers.reasoning_gym_judge:judge"
 
-    def __init__(self, *, partial_credit: bool = True, **options: Any):
+    def __init__(self, *, partial_credit: bool = False, **options: Any):
         super().__init__(**options)
         self.partial_credit = partial_credit
 
