@@ -43,7 +43,7 @@ class Channel:
     def send(self, value: Any) -> None:
         body = dumps(plaindata.encode(value), ensure_ascii=True)  # strings cross exactly, lone surrogates too
         if len(body) > self.max_frame:
-            raise plaindata.PlainDataError(f"message of {len(body)} bytes exceeds {self.max_frame}")
+            raise plaindata.PlainDataTooLarge(f"message of {len(body)} bytes exceeds {self.max_frame}")
         data = memoryview(HEADER.pack(len(body)) + body)
         while data:
             try:

@@ -39,6 +39,14 @@ class PlainDataError(ValueError):
     """The value is not plain data, or the encoded form is malformed or too large."""
 
 
+class PlainDataTooLarge(PlainDataError):
+    """Plain data beyond the bounds (values, depth, integer size, a channel's frame size).
+
+    Kept apart from "not plain data" because a value built from a candidate's answers (a test
+    that passes an answer back, or combines several) can grow past the bounds by itself.
+    """
+
+
 def _float_text(x: float) -> str:
     return x.hex() if math.isfinite(x) else repr(x)
 
@@ -51,7 +59,7 @@ def _encode_scalar(v: Any, t: type) -> list | None:
         return ["b", v]
     if t is int:
         if v.bit_length() > MAX_INT_BITS:
-            raise PlainDataError("integer too large")
+            raise PlainDataTooLarge("integer too large")
         return ["i", format(v, "x")]
     if t is float:
         return ["f", _float_text(v)]
@@ -81,10 +89,10 @@ def encode(value: Any, *, max_nodes: int = MAX_NODES) -> Any:
             out[i] = enc
             continue
         if depth >= MAX_DEPTH and len(v):
-            raise PlainDataError(f"value nests deeper than {MAX_DEPTH}")
+            raise PlainDataTooLarge(f"value nests deeper than {MAX_DEPTH}")
         budget -= len(v) * (2 if t is dict else 1)
         if budget < 0:
-            raise PlainDataError(f"value has more than {max_nodes} parts")
+            raise PlainDataTooLarge(f"value has more than {max_nodes} parts")
         if t is dict:
             items: list = []
             for kv in list(v.items()):

@@ -135,6 +135,18 @@ def test_decode_of_absurd_depth_raises_its_own_error():
         plaindata.decode(node)
 
 
+def test_too_large_is_told_apart_from_not_plain():
+    deep: list = []
+    for _ in range(plaindata.MAX_DEPTH + 1):
+        deep = [deep]
+    for value in (deep, 2 ** (plaindata.MAX_INT_BITS + 1), [0] * 11):
+        with pytest.raises(plaindata.PlainDataTooLarge):
+            plaindata.encode(value, max_nodes=10)
+    with pytest.raises(plaindata.PlainDataError) as err:
+        plaindata.encode([object()])
+    assert not isinstance(err.value, plaindata.PlainDataTooLarge)
+
+
 def test_recursive_and_hostile_values_are_refused_by_encode():
     loop: list = []
     loop.append(loop)
@@ -420,6 +432,23 @@ def test_answers_that_skip_every_assert_fail(sandbox_pool):
     assert (empty.reward, empty.verdict) == (0.0, "failed"), empty
     assert canary.passed, canary
     assert broken.verdict == "judge_error", broken  # a test without asserts is still a dataset bug
+
+
+@pytest.mark.docker
+def test_answers_passed_back_beyond_the_bounds_are_the_candidates(sandbox_pool):
+    """A test that passes an answer back (wrapped) can exceed the plain-data depth by the answer's
+    doing: ``bad_return``; an argument beyond the bounds on the first call is the dataset's."""
+    back = {**SQUARE, "test": "def check(candidate):\n    v = candidate(2)\n    assert candidate([v, v]) == 0\n"}
+    first = {**SQUARE, "test": "def check(candidate):\n    v = []\n    for _ in range(250):\n        v = [v]\n"
+                               "    assert candidate(v) == 0\n"}
+    deep = "def f(x):\n    if isinstance(x, int):\n        v = []\n        for _ in range(198):\n            v = [v]\n" \
+           "        return v\n    return 0\n"
+    honest = "def f(x):\n    return [] if isinstance(x, int) else 0\n"
+    v = PythonTestsVerifier(timeout_s=30.0, pack_size=1)
+    attack, canary, dataset = v.verify_batch([(_fenced(deep), back), (_fenced(honest), back), (_fenced(honest), first)])
+    assert (attack.reward, attack.verdict) == (0.0, "bad_return"), attack
+    assert canary.passed, canary
+    assert dataset.verdict == "judge_error", dataset
 
 
 @pytest.mark.docker

@@ -31,7 +31,7 @@ from typing import Any
 
 from sppo_gym.sandbox.channel import ChannelTimeout
 from sppo_gym.sandbox.cleanup import uids_alive
-from sppo_gym.sandbox.plaindata import PlainDataError, short_text
+from sppo_gym.sandbox.plaindata import PlainDataError, PlainDataTooLarge, short_text
 from sppo_gym.sandbox.protocol import ProtocolError
 from sppo_gym.verifiers import (
     code_candidate,  # noqa: F401  (preloaded in the server: candidates fork with it)
@@ -150,6 +150,10 @@ class CandidateProxy:
         call = {"args": list(args), "kwargs": kwargs}
         try:
             self.cand.send(call)
+        except PlainDataTooLarge as e:
+            if self.calls > 1:  # may be built from its earlier answers (passed back, combined)
+                raise self.fail("bad_return", f"an argument built after its answers is too large: {e}"[:200]) from None
+            raise NonPlainArgument(f"the test passes an argument beyond the plain-data bounds: {e}") from None
         except PlainDataError as e:
             raise NonPlainArgument(f"the test passes an argument that is not plain data: {e}") from None
         except CandidateExited as e:
