@@ -14,6 +14,10 @@ Rules (each chosen to agree with a careful human grader, and to fail closed):
   value is expected ("85 or 86", "1, 2, 3") are ``hedged``: no credit.
 * Percent: ``25%`` matches ``25`` and ``0.25``; differing explicit units do not match.
 * Values too large to evaluate (towers of powers) are compared structurally, never computed.
+* An answer written exactly as the reference (up to spacing) is correct, whatever it is; a
+  reference we cannot parse (kind ``raw``) accepts only that.
+* A comma list where the reference is a tuple (``-5, 14/3`` for ``x=-5, p=14/3``) is that tuple,
+  read in the order written; where the reference is one value it stays a hedge.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any
 
 import sympy
 
-from .math_parse import MAX_NODES, Parsed, count_nodes, size_bound
+from .math_parse import MAX_NODES, Parsed, count_nodes, raw_text, size_bound
 
 STEP_SECONDS = 2.0
 """CPU budget of one symbolic step (simplify, solve); on expiry the step counts as inconclusive.
@@ -70,11 +74,16 @@ def compare(gold: Parsed, pred: Parsed) -> tuple[str, str]:
     _deadline[0] = time.process_time() + TOTAL_SECONDS
     try:
         return _compare(gold, pred)
+    except (TypeError, ValueError, AttributeError, ArithmeticError, IndexError, KeyError, NotImplementedError) as e:
+        # sympy refusing an operation (a matrix minus a scalar, ...): the values were not shown equal
+        return "wrong", f"comparison failed: {type(e).__name__}: {str(e)[:80]}"
     finally:
         _deadline[0] = float("inf")
 
 
 def _compare(gold: Parsed, pred: Parsed) -> tuple[str, str]:
+    if _same_text(gold, pred):
+        return "correct", "written as the reference"
     if gold.kind != "math":
         ok = gold.value == pred.value
         return ("correct" if ok else "wrong"), f"{gold.kind}: {pred.value!r} vs {gold.value!r}"[:200]
@@ -91,12 +100,45 @@ def _compare(gold: Parsed, pred: Parsed) -> tuple[str, str]:
         return "wrong", "the reference is an equation; the answer is not an equivalent one"
     if gvar is not None and pvar is not None and gvar != pvar:
         return "wrong", f"answer is about {pvar}, reference about {gvar}"
+    pv = _by_labels(gold, pred, gv, pv)
+    tup = _as_tuple(pred, gv)
+    if tup is not None:
+        ok = values_equal(gv, tup, gold, pred)
+        return ("correct" if ok else "wrong"), "the list read as the reference's tuple"
     if _is_collection(pv) and not _is_collection(gv):
         if len(pv) > 1:
             return "hedged", f"{len(pv)} candidate answers where one is expected"
         pv = next(iter(pv))
     ok = values_equal(gv, pv, gold, pred)
     return ("correct" if ok else "wrong"), ""
+
+
+def _same_text(gold: Parsed, pred: Parsed) -> bool:
+    """The answer is the reference's own text (spacing aside), with no conflicting unit."""
+    if gold.unit and pred.unit and gold.unit != pred.unit:
+        return False
+    g, p = raw_text(gold.text), raw_text(pred.text)
+    return bool(g) and g == p and gold.percent == pred.percent
+
+
+def _by_labels(gold: Parsed, pred: Parsed, gv: Any, pv: Any) -> Any:
+    """A labelled tuple answer put in the reference's label order (``a_37 = 19, a_3 = 2``)."""
+    if not (gold.labels and isinstance(gv, sympy.Tuple) and isinstance(pv, sympy.Tuple)):
+        return pv
+    if sorted(gold.labels) != sorted(pred.labels) or len(pv) != len(pred.labels):
+        return pv
+    return sympy.Tuple(*[pv[pred.labels.index(lab)] for lab in gold.labels])
+
+
+def _as_tuple(pred: Parsed, gv: Any) -> sympy.Tuple | None:
+    """A bare comma list as a tuple, when the reference is a tuple (or open interval) of its length."""
+    if not pred.items:
+        return None
+    if isinstance(gv, sympy.Tuple) and len(gv) == len(pred.items):
+        return sympy.Tuple(*pred.items)
+    if isinstance(gv, sympy.Interval) and len(pred.items) == 2 and gv.left_open and gv.right_open:
+        return sympy.Tuple(*pred.items)
+    return None
 
 
 def _is_collection(v: Any) -> bool:

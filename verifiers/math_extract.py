@@ -2,12 +2,21 @@
 
 Precedence, first hit wins:
 
-1. ``boxed``: the content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces matched.
+1. ``boxed``: the content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces matched. Boxes
+   right next to it -- joined only by a comma, "and"/"or", spacing or math delimiters
+   (``\\boxed{2} \\quad\\text{and}\\quad \\boxed{3}``) -- are one answer of several values and
+   are returned together as a comma list ("2, 3"); the comparison then treats it as a list (a
+   hedge where one value is expected, a set where the reference is one).
 2. ``statement``: the last final-answer statement -- "the (final) answer is X", "Answer: X",
    "#### X" -- also when wrapped in markdown bold (``**Answer:** X``, ``Answer: **X**``).
 3. ``last_expr``: the last mathematical expression of the response -- inline LaTeX
-   (``$...$``, ``\\(...\\)``, ``\\[...\\]``, ``$$...$$``) or a plain-text number/expression.
+   (``$...$``, ``\\(...\\)``, ``\\[...\\]``, ``$$...$$``) or a plain-text number/expression; a
+   short reply that is one bare LaTeX expression (``\\frac{10}{9}``) is taken whole.
    Small models rarely format their answers; without this fallback they get no signal.
+
+References (:func:`extract_gold`) are read as datasets write them: ``#### v``; the content of
+``\\boxed{}`` (adjacent boxes: all of them, as a list); a final-answer statement in a worked
+solution; inline math mixed with words (``$1$ and $2$``, ``$125$ miles``) with the ``$`` removed.
 
 Hedging is kept visible: when the last expression is joined to the one before it by "or" or a
 comma ("85 or 86", "1, 2, 3"), the whole run is returned so that the comparison can refuse
@@ -20,6 +29,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .math_normalize import unescape_commands
+
 BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 GSM8K_RE = re.compile(r"####\s*(.+?)\s*$", re.MULTILINE)
 STATEMENT_RE = re.compile(
@@ -29,7 +40,8 @@ STATEMENT_RE = re.compile(
 # Words after which a statement's answer is over ("the answer is 85 because ...").
 STATEMENT_STOP_RE = re.compile(r"\s+(?:because|since|as|which|so|given|when|where|for)\s", re.IGNORECASE)
 LATEX_SPAN_RE = re.compile(
-    r"\$\$(?P<a>.+?)\$\$|\\\[(?P<b>.+?)\\\]|\\\((?P<c>.+?)\\\)|(?<![\\\d])\$(?P<d>[^$\n]+?)(?<!\\)\$",
+    r"\$\$(?P<a>.+?)\$\$|\\\[(?P<b>.+?)\\\]|\\\((?P<c>.+?)\\\)"
+    r"|(?<![\\\d])\$(?P<d>(?:[^$\n\\]|\\[^\n])+?)(?<!\\)\$",  # ``\$`` inside is an escaped dollar
     re.DOTALL,
 )
 _NUM = r"\d+(?::\d+)+|\d+(?:,\d{3})*(?:\.\d+)?|\.\d+"
@@ -42,6 +54,14 @@ HEDGE_GAP_RE = re.compile(r"^\s*(?:,\s*)?(?:or|and|and/or)\s*(?:[a-z]\s*)?$|^\s*
                           re.IGNORECASE)
 BOLD_RE = re.compile(r"(?<![\w)])\*\*|\*\*(?![\w(])|(?<!\w)__|__(?!\w)")
 MAX_SCAN_CHARS = 20_000
+MAX_GOLD_CHARS = 1000
+# What may stand between two boxes that give one answer together: separators, spacing, math
+# delimiters, ``\text{and}``, and the label of the next value (``\boxed{..} and y_2 = \boxed{..}``).
+_BOX_GAP_NOISE = re.compile(r"\\q?quad|\\[,;:! ]|\\[()\[\]]|\$|\\text\s*\{([^{}]*)\}|~")
+_BOX_GAP_RE = re.compile(
+    r"^[,;]?\s*(?:(?:[\w()]+\s+){0,3}?(?:and|or|&)\s*)?(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?$", re.IGNORECASE
+)
+_BARE_LATEX_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -104,6 +124,32 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+def boxes(text: str) -> list[tuple[int, int, str]]:
+    """Every well-formed ``\\boxed{...}`` as (start, end, content), in order."""
+    found = list(BOX_RE.finditer(text))
+    partners = brace_partners(text) if found else {}
+    out = []
+    for m in found:
+        end = partners.get(m.end() - 1, -1)
+        if end != -1 and (not out or m.start() >= out[-1][1]):  # a box inside a box is part of it
+            out.append((m.start(), end + 1, text[m.end() : end].strip()))
+    return out
+
+
+def final_boxes(text: str) -> list[str]:
+    """The last box and the boxes adjacent to it (see the module docstring), in order."""
+    found = boxes(text)
+    if not found:
+        return []
+    run = [found[-1]]
+    for box in reversed(found[:-1]):
+        gap = _BOX_GAP_NOISE.sub(lambda m: f" {m.group(1) or ''} ", text[box[1] : run[0][0]])
+        if len(gap) > 60 or not _BOX_GAP_RE.match(gap.strip()):
+            break
+        run.insert(0, box)
+    return [b[2] for b in run]
+
+
 def strip_bold(text: str) -> str:
     """Remove markdown bold markers but keep ``**`` used as a power (``2**3``, ``e**2``)."""
     return BOLD_RE.sub("", text)
@@ -127,6 +173,9 @@ def final_statement(text: str) -> str | None:
         for m in rx.finditer(plain):
             ans = m.group("ans") if "ans" in rx.groupindex else m.group(1)
             ans = _clean_statement(ans)
+            inner = STATEMENT_RE.search(ans)  # "Final Answer: The final answer is X"
+            if inner and inner.start() <= 4:
+                ans = _clean_statement(inner.group("ans"))
             if ans and (best is None or m.start() >= best[0]):
                 best = (m.start(), ans)
     return best[1] if best else None
@@ -171,29 +220,68 @@ def last_expression(text: str) -> str | None:
     return "".join(parts).strip()
 
 
+def bare_latex(text: str) -> str | None:
+    """The whole reply when it is one short LaTeX expression without delimiters
+    (``-\\frac{10}{9}``): no prose word outside command names and braces."""
+    t = text.strip().rstrip(".")
+    if not t or len(t) > _BARE_LATEX_MAX or "\\" not in t or re.search(r"[$\n]|\\[(\[]", t):
+        return None
+    outside = re.sub(r"\\[A-Za-z]+|\{[^{}]*\}", " ", t)
+    if re.search(r"[A-Za-z]{2,}", outside) or not re.search(r"\d|\\pi", t):
+        return None
+    return t
+
+
 def extract_answer(response: str) -> Extracted | None:
     """Apply the documented precedence; ``None`` when the response holds no answer at all."""
     text = response[-MAX_SCAN_CHARS:]
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return Extracted(boxed, "boxed")
+    run = final_boxes(text)
+    if run:
+        return Extracted(", ".join(run), "boxed")
     stmt = final_statement(text)
     if stmt:
         return Extracted(stmt, "statement")
+    bare = bare_latex(text)
+    if bare:
+        return Extracted(bare, "last_expr")
     expr = last_expression(text)
     if expr:
         return Extracted(expr, "last_expr")
     return None
 
 
+def _gold_from_spans(text: str) -> str:
+    """Inline math mixed with words: ``$1$ and $2$`` -> ``1 and 2``, ``$125$ miles`` ->
+    ``125 miles``; prose around the math (``The sum is $5$``) -> the last span."""
+    lead = text[: text.rfind("$", 0, text.rfind("$"))]  # everything before the last span
+    words = {w.lower() for w in re.findall(r"[A-Za-z]{2,}", re.sub(r"\$[^$]*\$", " ", lead))}
+    if words - {"and", "or"}:
+        return last_expression(text) or text
+    text = re.sub(r"(?<!\\)\$+", " ", text).strip().rstrip(".")
+    return re.sub(r"\s+", " ", text)
+
+
 def extract_gold(answer: str) -> str:
-    """Reference answer: ``#### v`` (GSM8K) -> v; contains ``\\boxed{}`` (MATH) -> its content."""
+    """Reference answer, as datasets write it (module docstring): ``#### v`` -> v; ``\\boxed{}``
+    -> its content (a run of adjacent boxes -> "a, b"; an unclosed last box -> the rest of the text); a
+    worked solution -> its final-answer statement; ``$1$ and $2$`` -> ``1 and 2``."""
     if not isinstance(answer, str):
         raise TypeError(f"problem['answer'] must be a str, got {type(answer).__name__}")
     m = list(GSM8K_RE.finditer(answer))
     if m:
         return m[-1].group(1).strip()
-    boxed = last_boxed(answer)
-    if boxed is not None:
-        return boxed
-    return answer.strip()
+    text = unescape_commands(answer).strip()
+    run = final_boxes(text)
+    if run:
+        return ", ".join(run)
+    opened = list(BOX_RE.finditer(text))
+    if opened:  # an unclosed box: the answer is what follows it
+        return text[opened[-1].end() :].strip().rstrip("$").strip()
+    stmt = final_statement(text) if STATEMENT_RE.search(text) else None
+    if stmt:
+        return stmt
+    if len(re.findall(r"(?<!\\)\$", text)) >= 2 and re.sub(r"\$[^$]*\$", "", text).strip(" .,;"):
+        text = _gold_from_spans(text)
+    if len(text) > MAX_GOLD_CHARS:
+        return last_expression(text) or text[-MAX_GOLD_CHARS:]
+    return text

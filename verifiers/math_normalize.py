@@ -18,11 +18,18 @@ _DELIMS = [
     (re.compile(r"^\s*\\\((.*)\\\)\s*$", re.S), r"\1"),
 ]
 _DROP = re.compile(
-    r"\\(?:left|right|displaystyle|textstyle|!|,|;|:|quad|qquad|big|Big|bigg|Bigg)(?![a-zA-Z])|~"
-)
+    r"\\(?:left|right|displaystyle|textstyle|!|,|;|:|big|Big|bigg|Bigg)(?![a-zA-Z])|\\q?quad|(?<!\\)\\ |~"
+)  # ``\quad`` also when glued to the next letter (``\quadx_2``, a common typo in datasets)
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree|\\circ")
 _PERCENT = re.compile(r"\s*(?:\\%|%|\bpercent\b|\bpct\b)\s*$", re.IGNORECASE)
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname|emph)\s*\{([^{}]*)\}")
+_TEXT_CMD = re.compile(
+    r"\\(?:text|textbf|textit|textnormal|textrm|textsf|mathrm|mathbf|mathit|mathsf|mbox|operatorname|emph)"
+    r"\s*\{([^{}]*)\}"
+)
+_ESCAPED_CMD = re.compile(
+    r"\\\\(?=(?:boxed|frac|dfrac|tfrac|text|sqrt|pi|cdot|times|leq?|geq?|pm|infty|cup|cap)(?![a-zA-Z]))"
+)
+"""A doubled backslash before a command name: a gold string escaped twice (``\\\\boxed{...}``)."""
 _CURRENCY = re.compile(r"\\\$|(?<![\w\\])\$(?=\s*\d)|[€£¥₹]|\b(?:USD|Rs\.?)\s*")
 _UNIT = re.compile(
     r"^(?P<val>.*?[\d})π])\s*(?:\\,|\s)+(?P<unit>(?:[a-zA-Z]{2,}\.?|[mgslhkK])(?:\^\{?\d\}?)?"
@@ -64,14 +71,17 @@ def strip_delimiters(s: str) -> str:
 
 def clean(s: str) -> Cleaned:
     """Normalise spacing commands, degrees, currency, ``\\text{}`` wrappers, percent and units."""
-    s = strip_delimiters(s)
+    s = strip_delimiters(unescape_commands(s))
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\\ne ", "\\neq ").replace("\\le ", "\\leq ").replace("\\ge ", "\\geq ")
     s = s.replace("\\dots", "\\ldots").replace("\\cdots", "\\ldots").replace("...", "\\ldots")
     s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}")
+    s = re.sub(r"(?<=\d),\s*\\!\s*(?=\d)", ",", s)  # ``16,\!386``: a thousands separator
     s = _DROP.sub(" ", s)
     s = _DEGREES.sub("", s)
     s = _CURRENCY.sub("", s)
+    s = re.sub(r"\s*\{\s*,\s*\}\s*", ",", s)  # ``14{,}916``: a thousands separator in braces
+    s = re.sub(r"(?<!\\)\$", " ", s)  # a stray inline-math marker left inside the answer
     s = re.sub(r"\\text\s*\{\s*(or|and)\s*\}", r" \1 ", s)
     for _ in range(3):
         s = _TEXT_CMD.sub(lambda m: " " + m.group(1) + " ", s)
@@ -85,6 +95,12 @@ def clean(s: str) -> Cleaned:
     if m and not _is_math_tail(m.group("unit")):
         unit, s = _norm_unit(m.group("unit")), m.group("val").strip()
     return Cleaned(s, percent, unit)
+
+
+def unescape_commands(s: str) -> str:
+    """``\\\\frac`` -> ``\\frac``: undo a second escaping of backslashes before known commands
+    (a LaTeX line break is never followed directly by a command name in an answer)."""
+    return _ESCAPED_CMD.sub(r"\\", s)
 
 
 def _is_math_tail(unit: str) -> bool:
