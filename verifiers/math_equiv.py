@@ -115,8 +115,8 @@ def _compare(gold: Parsed, pred: Parsed) -> tuple[str, str]:
 
 def _same_text(gold: Parsed, pred: Parsed) -> bool:
     """The answer is the reference's own text (spacing aside), with no conflicting unit."""
-    if gold.unit and pred.unit and gold.unit != pred.unit:
-        return False
+    if (gold.unit and pred.unit and gold.unit != pred.unit) or gold.labels or pred.labels:
+        return False  # labelled tuples: the text lost the labels, they are matched by label
     g, p = raw_text(gold.text), raw_text(pred.text)
     return bool(g) and g == p and gold.percent == pred.percent
 
