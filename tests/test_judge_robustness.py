@@ -20,6 +20,7 @@ import socket
 import struct
 import sys
 import threading
+from types import SimpleNamespace
 
 import gymnasium as gym
 import pytest
@@ -376,7 +377,7 @@ def test_attacks_in_a_vector_step(sandbox_pool, reward):
         envs.close()
     assert all(terminated)
     verdicts = list(infos["verdict"])
-    got = [type("S", (), {"reward": float(r), "passed": bool(p), "verdict": v, "detail": d})
+    got = [SimpleNamespace(reward=float(r), passed=bool(p), verdict=v, detail=d)
            for r, p, v, d in zip(rewards, infos["passed"], verdicts, infos["detail"], strict=True)]
     _check_pairs(names, ATTACKS, got)
 
