@@ -1,54 +1,42 @@
-"""Find and remove what a job's uid left behind: files in shared writable places, SysV IPC.
+"""Remove everything a job or candidate left in the container, whoever owns it now.
 
-Runs inside the container. The server (root, owner of ``/scratch``) lists what a uid owns;
-removal happens in a helper process that has become that uid, since the server holds no
-CAP_DAC_OVERRIDE/CAP_FOWNER and so cannot delete inside the job's own directories.
+Runs inside the container. A container serves one job at a time, so anything in its shared
+writable places that does not belong to root (the server) or to a uid the caller still needs
+is a leftover: files in ``/scratch`` and ``/dev/shm``, POSIX message queues in ``/dev/mqueue``,
+and every SysV IPC object (an object's creator may have given it to root with ``IPC_SET``, so
+objects are never selected by owner). ``sweep`` removes them from a root helper process that
+switches its effective uid to the owner of each thing (the server holds no
+CAP_DAC_OVERRIDE/CAP_FOWNER/CAP_IPC_OWNER, but CAP_SETUID lets it act as any owner);
+``leftovers`` is the server's owner-agnostic proof that nothing is left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import stat
 import time
+from collections.abc import Iterator
 
 SHARED_DIRS = ("/dev/shm",)
+MQUEUE_DIR = "/dev/mqueue"
 IPC_RMID = 0
 _IPC_TABLES = {"shm": "shmctl", "sem": "semctl", "msg": "msgctl"}
 
 
-def owned_entries(dirs: list[str], uid: int | set[int]) -> list[str]:
-    """Top-level entries of ``dirs`` owned by ``uid`` (or any of a set of uids; the caller must
-    be able to list ``dirs``)."""
-    uids = uid if isinstance(uid, set) else {uid}
-    found = []
-    for d in dirs:
-        try:
-            with os.scandir(d) as it:
-                for entry in it:
-                    try:
-                        if entry.stat(follow_symlinks=False).st_uid in uids:
-                            found.append(entry.path)
-                    except OSError:
-                        continue
-        except OSError:
-            continue
-    return found
-
-
-def ipc_objects(uid: int | set[int]) -> list[tuple[str, int]]:
-    """SysV IPC objects (kind, id) owned by ``uid`` (or any of a set), read from /proc/sysvipc."""
-    uids = uid if isinstance(uid, set) else {uid}
+def all_ipc_objects() -> list[tuple[str, int, int, int]]:
+    """Every SysV IPC object of this IPC namespace: ``(kind, id, owner uid, creator uid)``."""
     out = []
-    for kind in _IPC_TABLES:
+    for kind, id_name in (("shm", "shmid"), ("sem", "semid"), ("msg", "msqid")):
         try:
             with open(f"/proc/sysvipc/{kind}") as f:
                 header = f.readline().split()
-                id_col, uid_col = header.index({"shm": "shmid", "sem": "semid", "msg": "msqid"}[kind]), header.index("uid")
+                cols_at = [header.index(c) for c in (id_name, "uid", "cuid")]
                 for line in f:
                     cols = line.split()
-                    if len(cols) > max(id_col, uid_col) and int(cols[uid_col]) in uids:
-                        out.append((kind, int(cols[id_col])))
+                    if len(cols) > max(cols_at):
+                        out.append((kind, *(int(cols[i]) for i in cols_at)))
         except (OSError, ValueError):
             continue
     return out
@@ -97,11 +85,6 @@ def remove_tree(path: str) -> bool:
     return ok
 
 
-def scrub(scratch: str, uids: list[int]) -> bool:
-    """Server-side check after the per-uid helpers ran: True if nothing of ``uids`` remains."""
-    return not (owned_entries([scratch, *SHARED_DIRS], set(uids)) or ipc_objects(set(uids)))
-
-
 def _any_live(uids: set[int]) -> bool:
     """True if one of ``uids`` owns a live (non-zombie) process (one pass over /proc, reading
     state and real uid from /proc/PID/status, which everyone may read, non-dumpable processes too)."""
@@ -131,3 +114,126 @@ def uids_alive(uids: list[int], wait_s: float = 0.2) -> bool:
         if not alive or time.monotonic() >= deadline:
             return alive
         time.sleep(0.0005)
+
+
+# ---- owner-agnostic sweep (a container is single-tenant: anything not kept is a leftover) --------
+def _set_euid(uid: int) -> None:
+    """Become effective ``uid`` (real and saved uid stay root, so root can always come back; a
+    change between two non-root uids has to pass through root, whose capabilities return)."""
+    if os.geteuid() != 0:
+        os.setresuid(-1, 0, -1)
+    if uid != 0:
+        os.setresuid(-1, uid, -1)
+
+
+@contextlib.contextmanager
+def _as_owner(uid: int) -> Iterator[None]:
+    """Act with effective uid ``uid`` (a root process holding CAP_SETUID), then as before."""
+    before = os.geteuid()
+    _set_euid(uid)
+    try:
+        yield
+    finally:
+        _set_euid(before)
+
+
+def _empty_dir(path: str) -> None:
+    """Delete what is inside directory ``path`` (effective uid: its owner), whoever owns the entries.
+
+    Unlinking needs write access to the parent (and, when it is sticky, owning it): the owner of
+    ``path`` can always grant itself that; sub-directories are emptied as their own owners.
+    """
+    try:
+        os.chmod(path, 0o711)  # owner: full access; others: may reach their own sub-directories
+        with os.scandir(path) as it:
+            entries = [(e.path, e.stat(follow_symlinks=False)) for e in it]
+    except OSError:
+        return
+    for child, st in entries:
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                with _as_owner(st.st_uid):
+                    _empty_dir(child)
+            except OSError:
+                pass
+        try:
+            if stat.S_ISDIR(st.st_mode):
+                os.rmdir(child)
+            else:
+                os.unlink(child)
+        except OSError:
+            pass
+
+
+def _foreign_entries(dirs: list[str], keep: set[int]) -> list[tuple[str, os.stat_result]]:
+    found = []
+    for d in dirs:
+        try:
+            with os.scandir(d) as it:
+                for entry in it:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if st.st_uid not in keep:
+                        found.append((entry.path, st))
+        except OSError:
+            continue
+    return found
+
+
+def sweep(scratch: str, keep_uids: set[int], *, shared: bool = True) -> None:
+    """Remove every SysV IPC object, every POSIX message queue, and every top-level entry of
+    ``scratch`` and ``/dev/shm`` not owned by root or by one of ``keep_uids``.
+
+    Must run as root holding CAP_SETUID, in a process of its own (its effective uid changes);
+    the caller has already killed every process of the uids whose things are removed. With
+    ``shared=False`` (not a container of its own) only ``scratch`` is swept.
+    """
+    keep = {0, *keep_uids}
+    for kind, ident, owner, creator in all_ipc_objects() if shared else []:
+        for who in dict.fromkeys((owner, creator)):  # the owner or the creator may remove it
+            try:
+                with _as_owner(who):
+                    remove_ipc([(kind, ident)])
+            except OSError:
+                continue
+    try:
+        queues = os.listdir(MQUEUE_DIR) if shared else []
+    except OSError:
+        queues = []
+    for name in queues:  # root owns the (sticky) mqueue root directory: it may unlink any queue
+        try:
+            os.unlink(os.path.join(MQUEUE_DIR, name))
+        except OSError:
+            pass
+    # The shared places are root's sticky directories: root may unlink any top-level entry once
+    # the entry's owner has emptied it.
+    for path, st in _foreign_entries([scratch, *(SHARED_DIRS if shared else ())], keep):
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                with _as_owner(st.st_uid):
+                    _empty_dir(path)
+            except OSError:
+                pass
+        try:
+            if stat.S_ISDIR(st.st_mode):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def leftovers(scratch: str, keep_uids: set[int], *, shared: bool = True) -> list[str]:
+    """What a sweep should have removed but is still there (empty when the container is clean)."""
+    keep = {0, *keep_uids}
+    left = [path for path, _ in _foreign_entries([scratch, *(SHARED_DIRS if shared else ())], keep)]
+    if not shared:
+        return left
+    try:
+        left += [os.path.join(MQUEUE_DIR, n) for n in os.listdir(MQUEUE_DIR)]
+    except OSError:
+        pass
+    left += [f"sysv {kind} {ident}" for kind, ident, _, _ in all_ipc_objects()]
+    return left

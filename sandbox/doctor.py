@@ -141,6 +141,68 @@ def check_job(image: str) -> Check:
                  f"read-only root, no capabilities, memory limit {int(mem) >> 20} MiB, pids {seen.get('pids.max', '?')}")
 
 
+def _ipc_problems(rep: dict, limits: Any) -> list[str]:
+    """What is missing of the IPC and memory isolation the sandbox relies on (see ``transport``)."""
+    from .procsetup import CANDIDATE_OOM_SCORE_ADJ, JUDGE_OOM_SCORE_ADJ
+    from .transport import ipc_sysctls
+
+    bad = []
+    want = ipc_sysctls(limits)
+    for name, value in want.items():
+        seen = rep["sysctls"].get(name)
+        if seen is None or seen.split() != value.split():
+            bad.append(f"{name} is {seen} (want {value})")
+    if rep["candidate_oom_score_adj"] != str(CANDIDATE_OOM_SCORE_ADJ):
+        bad.append(f"candidate oom_score_adj {rep['candidate_oom_score_adj']} (want {CANDIDATE_OOM_SCORE_ADJ})")
+    if rep["judge_oom_score_adj"] != str(JUDGE_OOM_SCORE_ADJ):
+        bad.append(f"judge oom_score_adj {rep['judge_oom_score_adj']} (want {JUDGE_OOM_SCORE_ADJ})")
+    try:
+        if int(rep["server_oom_score_adj"]) >= JUDGE_OOM_SCORE_ADJ:
+            bad.append(f"job server oom_score_adj {rep['server_oom_score_adj']} is not below the judge's")
+    except (TypeError, ValueError):
+        bad.append(f"job server oom_score_adj unreadable ({rep['server_oom_score_adj']!r})")
+    if not str(rep["candidate_inet"]).startswith("refused"):
+        bad.append(f"a candidate may open IP sockets ({rep['candidate_inet']}): seccomp filter missing")
+    if any(rep["ipc_objects"].values()) or rep["mqueue"]:
+        bad.append(f"the previous job left IPC objects {rep['ipc_objects']} / message queues {rep['mqueue']}")
+    return bad
+
+
+def check_ipc(image: str) -> Check:
+    """IPC and memory isolation: the container's private IPC namespace with small limits and
+    ``shm_rmid_forced``, no POSIX message queues, the sweep between jobs, out-of-memory scores
+    that make candidates the first victims, and no IP sockets for judges and candidates."""
+    from .job import Job
+    from .limits import ContainerLimits
+    from .pool import SandboxPool
+
+    limits = ContainerLimits()
+    plant = ("import ctypes, struct\nlibc = ctypes.CDLL(None)\nq = libc.msgget(0x5d0c, 0o1600)\n"
+             "buf = ctypes.create_string_buffer(512)\nlibc.msgctl(q, 2, buf)\nstruct.pack_into('I', buf, 4, 0)\n"
+             "libc.msgctl(q, 1, buf)\nprint(q)\n")
+    try:
+        with SandboxPool(size=1, image=image, backend="docker", container_limits=limits) as pool:
+            planted = pool.run(Job("sppo_gym.sandbox.selftest:run_python", {"code": plant}))
+            rep = pool.run(Job("sppo_gym.sandbox.selftest:isolation_report", {}))
+    except Exception as e:
+        return Check("ipc/memory isolation", "FAIL", f"pool failed: {type(e).__name__}: {e}", BUILD_FIX)
+    if not (planted.ok and rep.ok):
+        bad = planted if not planted.ok else rep
+        return Check("ipc/memory isolation", "FAIL", f"job ended {bad.status}: {bad.detail[:300]}", BUILD_FIX)
+    problems = _ipc_problems(rep.value, limits)
+    if problems:
+        return Check("ipc/memory isolation", "FAIL", "; ".join(problems),
+                     "the engine must accept IPC sysctls with a private IPC namespace (Docker >= 1.12) and "
+                     "the default seccomp profile must allow seccomp(2); rebuild with `sppo-gym sandbox build`")
+    v = rep.value
+    return Check("ipc/memory isolation", "OK",
+                 f"private IPC namespace, shm_rmid_forced=1, shmall {v['sysctls']['kernel.shmall']} pages, "
+                 f"msgmni {v['sysctls']['kernel.msgmni']}, mqueue queues_max 0; a root-owned SysV queue was "
+                 f"swept after its job; oom_score_adj server {v['server_oom_score_adj']} < judge "
+                 f"{v['judge_oom_score_adj']} < candidate {v['candidate_oom_score_adj']}; candidate IP sockets "
+                 f"{v['candidate_inet']}")
+
+
 def run_checks(*, run_job: bool = True, echo: Callable[[str], None] = print) -> bool:
     """Run every check, print one line per check (plus fixes); True when nothing failed."""
     checks: list[Check] = []
@@ -155,6 +217,7 @@ def run_checks(*, run_job: bool = True, echo: Callable[[str], None] = print) -> 
         checks.append(image_check)
         if image and run_job:
             checks.append(check_job(image))
+            checks.append(check_ipc(image))
     for c in checks:
         echo(c.render())
     failed = [c.name for c in checks if c.level == "FAIL"]

@@ -46,5 +46,9 @@ class ContainerLimits:
     """Size of the writable tmpfs (``/scratch``) shared by the container's jobs."""
     shm_mb: int = 16
     """Size of ``/dev/shm``."""
+    sysv_shm_mb: int = 16
+    """Most memory all SysV shared-memory segments of the container may hold together (kernel
+    ``shmall``/``shmmax`` of its private IPC namespace); segments also vanish once no process
+    uses them (``shm_rmid_forced``), so none can outlive the processes of a job."""
     max_jobs: int = 500
     """Jobs served before the container is replaced by a fresh one."""

@@ -4,6 +4,10 @@ One job at a time per container; as many containers as the machine can run. A co
 saw a limit hit, could not prove itself clean, or served ``max_jobs`` jobs is replaced (in the
 background) by a fresh one. Engine and container failures are retried on another container a
 bounded number of times and then reported as ``sandbox_error`` — never as a wrong answer.
+A job whose container died under it on every attempt is the exception: the job itself brought
+it down (it filled the container's memory, so the kernel's out-of-memory killer took the job
+server), and it ends as ``memory``, a verdict on the job, so that no answer can turn its own
+zero into an infrastructure error.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .job import Job, JobResult
 from .limits import ContainerLimits, Limits
-from .transport import DockerTransport, LocalTransport, Transport, TransportError
+from .transport import ContainerDied, DockerTransport, LocalTransport, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +126,7 @@ class SandboxPool:
             )
         self._note_entry(job.entry)
         last = "no attempt"
+        deaths, ooms = 0, 0
         for attempt in range(1, self.retries + 2):
             if attempt > 1:
                 time.sleep(RETRY_BACKOFF_S * (attempt - 1))  # let a restarting engine come back
@@ -140,9 +145,17 @@ class SandboxPool:
                 last = str(e)
                 worker.retire = True
                 self.stats["retries"] += 1
+                if isinstance(e, ContainerDied):
+                    deaths += 1
+                    ooms += e.oom
                 log.warning("sandbox attempt %d failed: %s", attempt, e)
             finally:
                 self._release(worker)
+        if deaths == self.retries + 1 and deaths >= 2:
+            self.stats["container_deaths"] = self.stats.get("container_deaths", 0) + deaths
+            why = "hit its memory limit" if ooms else "died"
+            return JobResult("memory", limit_hit="memory", attempts=deaths,
+                             detail=f"the job's container {why} on each of {deaths} attempts: {last}"[:500])
         self.stats["sandbox_errors"] += 1
         return JobResult("sandbox_error", detail=f"after {self.retries + 1} attempts: {last}"[:500], attempts=self.retries + 1)
 

@@ -11,7 +11,15 @@ import resource
 import signal
 from collections.abc import Iterator
 
-from . import cleanup
+from . import cleanup, seccomp
+
+CANDIDATE_OOM_SCORE_ADJ = 1000
+"""Candidates are the out-of-memory killer's first victims (the maximum), ..."""
+JUDGE_OOM_SCORE_ADJ = 500
+"""... judges the next; the job server, its zygote and init keep the container's 0, so memory a
+candidate fills costs the candidate, not the job server (which would turn a wrong answer into a
+``sandbox_error``). Raising one's own score needs no privilege; lowering it again needs the
+process to be dumpable, which ``seccomp`` forbids."""
 
 
 def set_rlimits(memory_mb: int, file_size_mb: int, nproc: int) -> None:
@@ -49,6 +57,15 @@ def make_home(path: str, mode: int) -> None:
     os.chdir(path)
 
 
+def confine(oom_score_adj: int) -> None:
+    """Last steps before a process may run untrusted code: its out-of-memory score (written while
+    still root, since a non-dumpable process cannot open its own ``/proc/self`` files) and the
+    seccomp filter (``seccomp``: no IP sockets, no way back to a lower score)."""
+    with open("/proc/self/oom_score_adj", "w") as f:
+        f.write(str(oom_score_adj))
+    seccomp.install()
+
+
 def reset_signals() -> None:
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
@@ -78,7 +95,8 @@ def ended_children() -> Iterator[tuple[int, int]]:
 
 def become_candidate(fds: list[int], uid: int, home: str, memory_mb: int, file_size_mb: int, nproc: int) -> dict[str, str]:
     """In a fresh fork: fds ``[stdin, stdout, stderr, channel]`` become 0-3, limits apply, the
-    process becomes ``uid`` in its own new directory ``home``. Returns the environment to use."""
+    process becomes ``uid`` in its own new directory ``home`` (a random name the server chose, so
+    no other process can guess it and take it first). Returns the environment to use."""
     reset_signals()
     os.setsid()
     for target, fd in enumerate(fds):
@@ -86,36 +104,39 @@ def become_candidate(fds: list[int], uid: int, home: str, memory_mb: int, file_s
             os.dup2(fd, target)
     close_all_but({0, 1, 2, 3})
     set_rlimits(memory_mb, file_size_mb, nproc)
+    confine(CANDIDATE_OOM_SCORE_ADJ)
     drop_to(uid)
     os.umask(0o022)
     make_home(home, 0o711)
     return child_env(home)
 
 
-def kill_and_scrub(uid: int, scratch: str, scrub: bool) -> None:
-    """Run in a forked root child (never returns): SIGKILL every process of ``uid``; with
-    ``scrub``, also delete what it owns in the shared writable places and its SysV IPC objects.
+def kill_uid(uid: int) -> None:
+    """Run in a forked root child (never returns): SIGKILL every process of ``uid``.
 
-    The listing happens as root (only root may list ``scratch``); the kill and the removal
-    after becoming ``uid``, since the sandbox holds no CAP_DAC_OVERRIDE/CAP_FOWNER.
+    Becoming ``uid`` first makes ``kill(-1)`` reach exactly that uid's processes, in one pass
+    (children forked during the pass are visited too, and a process with SIGKILL pending cannot
+    fork); the extra passes are cheap insurance. Its return value says nothing useful: it
+    succeeds whenever any other process exists.
     """
     code = 0
     try:
-        paths = cleanup.owned_entries([scratch, *cleanup.SHARED_DIRS], uid) if scrub else []
-        ipc = cleanup.ipc_objects(uid) if scrub else []
         drop_to(uid)
-        # kill(-1) reaches every process of this uid in one pass (children forked during the
-        # pass are visited too, and a process with SIGKILL pending cannot fork); the extra
-        # passes are cheap insurance. Its return value says nothing useful: it succeeds
-        # whenever any other process exists.
         for _ in range(3):
             try:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for path in paths:
-            cleanup.remove_tree(path)
-        cleanup.remove_ipc(ipc)
+    except BaseException:
+        code = 1
+    os._exit(code)
+
+
+def sweep(scratch: str, keep_uids: list[int], shared: bool = True) -> None:
+    """Run in a forked root child (never returns): ``cleanup.sweep`` (everything not kept goes)."""
+    code = 0
+    try:
+        cleanup.sweep(scratch, set(keep_uids), shared=shared)
     except BaseException:
         code = 1
     os._exit(code)

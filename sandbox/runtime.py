@@ -70,6 +70,7 @@ class JobContext:
         files: dict[str, bytes | str] | None = None,
         stdin: bytes | None = None,
         memory_mb: int | None = None,
+        fresh: bool = True,
     ) -> Candidate:
         """Start an untrusted process under a fresh uid in its own directory.
 
@@ -78,6 +79,11 @@ class JobContext:
         ``send``/``recv``); ``argv=[...]`` execs a program (talk to it with ``communicate``).
         ``files`` are written into its directory first (with ``target=`` they make the candidate an
         exec'd interpreter instead of a zygote fork).
+
+        ``fresh`` (the default): every earlier candidate of this job is killed and everything it
+        left in the container (files, IPC objects, message queues) is removed first, so that
+        candidates cannot pass state to one another; ``fresh=False`` keeps them (for a judge that
+        needs two candidates at once).
         """
         if (target is None) == (argv is None):
             raise ValueError("spawn needs exactly one of target= or argv=")
@@ -87,11 +93,12 @@ class JobContext:
                 raise ValueError(f"file name {name!r} must be a plain name")
             raw = data.encode() if isinstance(data, str) else data
             enc_files[name] = base64.b64encode(raw).decode()
-        req = {"op": "spawn", "target": target, "args": args, "argv": argv, "files": enc_files, "memory_mb": memory_mb}
+        req = {"op": "spawn", "target": target, "args": args, "argv": argv, "files": enc_files,
+               "memory_mb": memory_mb, "fresh": fresh}
         msg, fds = self._request(req, want_fds=True)
         if len(fds) != 4:
             raise RuntimeError(f"spawn failed: {msg}")
-        cand = Candidate(self, msg["cid"], fds, stdin)
+        cand = Candidate(self, msg["cid"], fds, stdin, msg["home"])
         self._candidates.append(cand)
         if target is not None:
             cand.send(args or {})  # candidate_boot reads its arguments first
@@ -120,6 +127,12 @@ class JobContext:
         """Exit status of a candidate; ``returncode`` is None if it still runs after ``timeout``."""
         return self._request({"op": "wait", "cid": cid, "timeout": timeout})[0]
 
+    def reset(self) -> list[str]:
+        """Kill every candidate of this job and remove everything they left in the container;
+        returns what could not be removed (empty: the container is as the judge found it)."""
+        msg = self._request({"op": "reset"})[0]
+        return list(msg.get("left", []))
+
     def close_all(self) -> None:
         for cand in self._candidates:
             cand.close()
@@ -128,7 +141,7 @@ class JobContext:
 class Candidate:
     """An untrusted process started by ``JobContext.spawn``."""
 
-    def __init__(self, ctx: JobContext, cid: int, fds: list[int], stdin: bytes | None) -> None:
+    def __init__(self, ctx: JobContext, cid: int, fds: list[int], stdin: bytes | None, home: str) -> None:
         self._ctx = ctx
         self.cid = cid
         self.stdin_fd, self.stdout_fd, self.stderr_fd, chan_fd = fds
@@ -138,7 +151,8 @@ class Candidate:
         self.killed = False
         self.stdout = bytearray()
         self.stderr = bytearray()
-        self.home = f"{os.path.dirname(ctx.scratch)}/c{cid}"
+        self.home = home
+        """The candidate's own directory (a random name; gone once the next fresh candidate starts)."""
         for fd in (self.stdout_fd, self.stderr_fd):
             os.set_blocking(fd, False)
 

@@ -121,3 +121,42 @@ def sleep_whoami(payload: dict, ctx: JobContext) -> dict:
     with open("/proc/self/cgroup") as f:
         container = f.read()  # names this container's cgroup: differs between containers
     return {"uid": os.getuid(), "server": container}
+
+
+_ISOLATION_PROBE = (
+    "import os, socket\n"
+    "try:\n    socket.socket(socket.AF_INET); inet = 'allowed'\nexcept OSError as e:\n    inet = f'refused (errno {e.errno})'\n"
+    "print(open('/proc/self/oom_score_adj').read().strip())\n"
+    "print(inet)\n"
+)
+IPC_SYSCTLS = ("kernel/shm_rmid_forced", "kernel/shmmax", "kernel/shmall", "kernel/shmmni", "kernel/msgmni",
+               "kernel/msgmnb", "kernel/msgmax", "kernel/sem",
+               "fs/mqueue/queues_max")
+
+
+def isolation_report(payload: dict, ctx: JobContext) -> dict:
+    """What ``doctor`` checks of IPC and memory isolation, seen from inside: the container's IPC
+    sysctls, the out-of-memory scores of the job server, this judge and a candidate, whether a
+    candidate may open an IP socket, and whether what the last job left was cleared."""
+    sysctls = {}
+    for name in IPC_SYSCTLS:
+        try:
+            with open(f"/proc/sys/{name}") as f:
+                sysctls[name.replace("/", ".")] = f.read().strip()
+        except OSError:
+            sysctls[name.replace("/", ".")] = None
+    with open(f"/proc/{os.getppid()}/oom_score_adj") as f:
+        server_adj = f.read().strip()
+    with open("/proc/self/oom_score_adj") as f:
+        judge_adj = f.read().strip()
+    cand = ctx.spawn(argv=["python3", "-I", "probe.py"], files={"probe.py": _ISOLATION_PROBE})
+    done = cand.communicate(timeout=min(20.0, ctx.time_left()))
+    lines = done.stdout.decode("utf-8", "replace").split("\n")
+    ipc = {}
+    for kind in ("shm", "sem", "msg"):
+        with open(f"/proc/sysvipc/{kind}") as f:
+            ipc[kind] = len(f.read().splitlines()) - 1
+    return {"sysctls": sysctls, "server_oom_score_adj": server_adj, "judge_oom_score_adj": judge_adj,
+            "candidate_oom_score_adj": lines[0] if lines else None,
+            "candidate_inet": lines[1] if len(lines) > 1 else None,
+            "ipc_objects": ipc, "mqueue": sorted(os.listdir("/dev/mqueue")) if os.path.isdir("/dev/mqueue") else None}

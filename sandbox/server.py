@@ -5,9 +5,14 @@ sympy & co. costs milliseconds. The server reads job requests from stdin (length
 and answers on stdout. Each job runs in a fresh process forked from this one, dropped at once to
 its own never-reused non-root uid; each candidate process the judge asks for gets another fresh
 uid, forked by the container's zygote (``zygote.py``), a fresh interpreter that never sees job
-data. The server keeps only CAP_SETUID/SETGID/KILL (SANDBOX.md principle 3), enforces wall time,
-and when a job ends kills every process of every uid the job used and removes their files, so
-the next job finds the container as a fresh one would be.
+data. Uids are drawn at random from the server's block and home directories get random names,
+so no process can predict, pre-create or signal another's. The server keeps only
+CAP_SETUID/SETGID/KILL, enforces wall time, and when a job ends kills every process of every uid
+the job used and removes everything left in the container's writable places and IPC tables,
+whoever owns it (``cleanup.sweep``), then checks that nothing is left, so the next job finds the
+container as a fresh one would be; if the check fails, the host replaces the container. A new
+candidate starts only after the job's earlier candidates are killed and swept away the same way
+(``fresh``, the default), so candidates of one job cannot pass state to each other either.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import base64
 import importlib
 import json
 import os
+import secrets
 import select
 import signal
 import socket
@@ -63,6 +69,8 @@ class RunningJob:
     output: dict[str, bytearray] = field(default_factory=lambda: {"stdout": bytearray(), "stderr": bytearray()})
     output_total: int = 0
     candidates: dict[int, CandidateProc] = field(default_factory=dict)
+    unswept: set[int] = field(default_factory=set)
+    """Candidate uids that may still own processes or things in the container."""
     ctrl_reader: FrameReader = field(default_factory=FrameReader)
     pending_waits: list[tuple[int, float]] = field(default_factory=list)
     status: str | None = None
@@ -75,14 +83,18 @@ class Server:
     """Single-threaded event loop over stdin, job pipes and the judges' control sockets."""
 
     def __init__(self, in_fd: int = 0, out_fd: int = 1, scratch: str = SCRATCH, uid_base: int = UID_BASE,
-                 zygote: ZygoteClient | None = None) -> None:
+                 zygote: ZygoteClient | None = None, single_tenant: bool = True) -> None:
         self.in_fd, self.out_fd, self.scratch = in_fd, out_fd, scratch
+        self.single_tenant = single_tenant
+        """True in a container of its own: the sweep may clear /dev/shm, /dev/mqueue and every
+        SysV IPC object. False for the (unisolated, debugging) local backend, whose host it must
+        not touch: only ``scratch`` is swept there."""
         self.zygote = zygote
         if zygote is not None:
             zygote.on_event = self.on_zygote_event
         self.reader = FrameReader()
-        self.next_uid = uid_base
-        self.uid_end = uid_base + UID_BLOCK
+        self.uid_base = uid_base
+        self.used_uids: set[int] = set()
         self.jobs: dict[Any, RunningJob] = {}
         self.closing = False
         self.next_ref = 0  # ids of kill requests to the zygote
@@ -99,13 +111,20 @@ class Server:
             data = data[os.write(self.out_fd, data) :]
 
     def alloc_uid(self) -> int:
-        if self.next_uid >= self.uid_end:
+        """A never-used uid drawn at random from this server's block (unpredictable, so a candidate
+        cannot tell from its uid how many processes came before it or which will come next)."""
+        if len(self.used_uids) >= UID_BLOCK - 4096:
             raise RuntimeError("this job server's uid block is used up")
-        uid = self.next_uid
-        self.next_uid += 1
-        if self.uid_end - self.next_uid < 4096:
+        while (uid := self.uid_base + secrets.randbelow(UID_BLOCK)) in self.used_uids:
+            pass
+        self.used_uids.add(uid)
+        if len(self.used_uids) >= UID_BLOCK // 2:
             self.dirty = True  # ask the host to replace this container while uids remain
         return uid
+
+    def new_home(self) -> str:
+        """A fresh, unguessable directory name in scratch (created later by its own process)."""
+        return f"{self.scratch}/{secrets.token_hex(16)}"
 
     # ---- main loop ------------------------------------------------------------------------
     def serve(self) -> None:
@@ -183,9 +202,10 @@ class Server:
                 keep = {0, 1, 2, result_w, ctrl_judge.fileno()}
                 close_all_but(keep)
                 set_rlimits(limits["memory_mb"], limits["file_size_mb"], 8)
+                procsetup.confine(procsetup.JUDGE_OOM_SCORE_ADJ)
                 drop_to(uid)
                 os.umask(0o077)
-                home = f"{self.scratch}/j{uid}"
+                home = self.new_home()
                 make_home(home, 0o700)
                 os.environ.clear()
                 os.environ.update(child_env(home))
@@ -242,18 +262,18 @@ class Server:
     def stop(self, job: RunningJob, status: str, detail: str) -> None:
         job.status, job.limit_hit = status, status
         job.output["stderr"] += f"\n[sandbox] {detail}\n".encode()
-        self.kill_uids([job.uid, *job.candidates])
+        self.kill_uids([job.uid, *job.unswept])
 
     def finish(self, job: RunningJob) -> None:
         del self.jobs[job.job_id]
-        self.kill_uids([*job.candidates, job.uid], scrub=True)  # nothing of the judge may outlive the job either
-        if not cleanup.scrub(self.scratch, [job.uid, *job.candidates]):
+        # Nothing of the judge may outlive the job either: kill it too, and keep nothing.
+        if self.kill_uids([*job.unswept, job.uid], sweep=[]):
             self.dirty = True
         msg = {"status": job.status, "limit_hit": job.limit_hit}
         if job.status is None:
             msg = _parse_result(job.result_buf, job.judge_status)
         elapsed = time.monotonic() - job.started
-        # Killing candidates is routine (kill_uids + scrub leave nothing behind); recycle only when a
+        # Killing candidates is routine (kill_uids + sweep leave nothing behind); recycle only when a
         # limit ended the judge itself or cleanup could not prove the container clean.
         recycle = self.dirty or msg.get("limit_hit") is not None
         msg.update(
@@ -281,6 +301,9 @@ class Server:
             op = req.get("op")
             if op == "spawn":
                 self.spawn(job, req)
+            elif op == "reset":
+                left = self.reset(job)
+                job.ctrl.sendall(encode({"op": "reset", "clean": not left, "left": left[:20]}))
             elif op == "kill":
                 cand = job.candidates.get(req.get("cid"))
                 if cand:
@@ -294,39 +317,53 @@ class Server:
                 job.pending_waits.append((req.get("cid"), deadline))
                 self.flush_waits(job)
 
+    def reset(self, job: RunningJob) -> list[str]:
+        """Kill every candidate of ``job`` and remove everything in the container but the judge's
+        and the server's own; what could not be removed (then the container is recycled)."""
+        left = self.kill_uids(list(job.unswept), sweep=[job.uid])
+        job.unswept.clear()
+        if left:
+            self.dirty = True
+        return left
+
     def spawn(self, job: RunningJob, req: dict) -> None:
+        if req.get("fresh", True) and job.unswept:
+            self.reset(job)
         try:
             cid = self.alloc_uid()
         except RuntimeError as e:
             job.ctrl.sendall(encode({"op": "error", "detail": str(e)}))
             return
+        home = self.new_home()
         pipes = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr
         chan_cand, chan_judge = socket.socketpair()
         memory_mb = min(int(req.get("memory_mb") or job.limits["memory_mb"]), job.limits["memory_mb"])
         ends = [pipes[0][0], pipes[1][1], pipes[2][1], chan_cand.fileno()]
         pid = None
         if req.get("target") and not req.get("files"):
-            pid = self.spawn_from_zygote(cid, req["target"], ends, memory_mb, job.limits)
+            pid = self.spawn_from_zygote(cid, home, req["target"], ends, memory_mb, job.limits)
         if pid is None:
-            pid = self.spawn_exec(cid, req, ends, memory_mb, job.limits)
+            pid = self.spawn_exec(cid, home, req, ends, memory_mb, job.limits)
         for end in (pipes[0][0], pipes[1][1], pipes[2][1]):
             os.close(end)
         chan_cand.close()
         job.candidates[cid] = CandidateProc(cid, pid)
+        job.unswept.add(cid)
         give = [pipes[0][1], pipes[1][0], pipes[2][0], chan_judge.fileno()]
         try:
-            socket.send_fds(job.ctrl, [encode({"op": "spawned", "cid": cid, "pid": pid})], give)
+            socket.send_fds(job.ctrl, [encode({"op": "spawned", "cid": cid, "pid": pid, "home": home})], give)
         except OSError:
             self.kill_uids([cid])
         for fd in give[:3]:
             os.close(fd)
         chan_judge.close()
 
-    def spawn_from_zygote(self, cid: int, target: str, ends: list[int], memory_mb: int, limits: dict) -> int | None:
+    def spawn_from_zygote(self, cid: int, home: str, target: str, ends: list[int], memory_mb: int,
+                          limits: dict) -> int | None:
         """Fork a function-mode candidate from the zygote; None if there is no working zygote."""
         if self.zygote is None or not self.zygote.alive:
             return None
-        req = {"op": "spawn", "cid": cid, "target": target, "memory_mb": memory_mb,
+        req = {"op": "spawn", "cid": cid, "home": home, "target": target, "memory_mb": memory_mb,
                "file_size_mb": limits["file_size_mb"], "nproc": limits["nproc"]}
         try:
             reply = self.zygote.request(req, ends, reply_op="spawned", key="cid", value=cid)
@@ -335,12 +372,12 @@ class Server:
             return None
         return int(reply["pid"]) if reply.get("op") == "spawned" else None
 
-    def spawn_exec(self, cid: int, req: dict, ends: list[int], memory_mb: int, limits: dict) -> int:
+    def spawn_exec(self, cid: int, home: str, req: dict, ends: list[int], memory_mb: int, limits: dict) -> int:
         """Fork + exec: programs (``argv``), and function-mode candidates when there is no zygote."""
         pid = os.fork()
         if pid == 0:  # ---- candidate process
             try:
-                env = procsetup.become_candidate(ends, cid, f"{self.scratch}/c{cid}", memory_mb,
+                env = procsetup.become_candidate(ends, cid, home, memory_mb,
                                                  limits["file_size_mb"], limits["nproc"])
                 for name, data in (req.get("files") or {}).items():
                     with open(os.path.basename(name), "wb") as f:
@@ -400,16 +437,16 @@ class Server:
         except OSError:
             pass
 
-    def kill_uids(self, uids: list[int], scrub: bool = False) -> None:
+    def kill_uids(self, uids: list[int], sweep: list[int] | None = None) -> list[str]:
         """SIGKILL every process of each of ``uids`` from a helper that becomes that uid and signals
-        -1; with ``scrub``, the helper then deletes the files and IPC objects the uid left behind.
-        The zygote forks the helpers (cheap, all at once); without a zygote, this server does."""
-        if not uids:
-            return
+        -1; with ``sweep`` (uids whose things to keep), a helper then removes everything else in
+        the container (``cleanup.sweep``). The zygote forks the helpers (cheap, all at once);
+        without a zygote, this server does. Returns what a sweep left behind (empty if clean)."""
         done = False
-        if self.zygote is not None and self.zygote.alive:
+        if self.zygote is not None and self.zygote.alive and (uids or sweep is not None):
             self.next_ref += 1
-            req = {"op": "kill", "ref": self.next_ref, "uids": list(uids), "scrub": scrub}
+            req = {"op": "kill", "ref": self.next_ref, "uids": list(uids), "sweep": sweep,
+                   "shared": self.single_tenant}
             try:
                 reply = self.zygote.request(req, reply_op="killed", key="ref", value=self.next_ref)
                 done = True
@@ -419,15 +456,24 @@ class Server:
                 self.dirty = True
         if not done:
             for uid in uids:
-                self.kill_here(uid, scrub)
+                self.run_helper(procsetup.kill_uid, uid)
+            if sweep is not None:
+                self.run_helper(procsetup.sweep, self.scratch, sweep, self.single_tenant)
         self.reap()
-        if cleanup.uids_alive(list(uids)):
+        if uids and cleanup.uids_alive(list(uids)):
             self.dirty = True
+        if sweep is None:
+            return []
+        left = cleanup.leftovers(self.scratch, set(sweep), shared=self.single_tenant)
+        if uids and cleanup.uids_alive(list(uids), wait_s=0):
+            left.append("a process of a killed uid")
+        return left
 
-    def kill_here(self, uid: int, scrub: bool) -> None:
+    def run_helper(self, fn: Any, *args: Any) -> None:
+        """Fork a root helper running ``fn(*args)`` (which never returns) and wait for it."""
         pid = os.fork()
         if pid == 0:
-            procsetup.kill_and_scrub(uid, self.scratch, scrub)
+            fn(*args)
         while True:
             try:
                 _, status = os.waitpid(pid, 0)
@@ -484,6 +530,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preload", default="", help="comma-separated modules to import before serving")
     parser.add_argument("--scratch", default=SCRATCH)
     parser.add_argument("--uid-base", type=int, default=UID_BASE, help="first uid handed to jobs")
+    parser.add_argument("--local", action="store_true",
+                        help="not a container of its own (debugging backend): sweep only --scratch, "
+                             "never the machine's /dev/shm, message queues or SysV IPC objects")
     parser.add_argument("--no-zygote", action="store_true",
                         help="exec a fresh interpreter per function-mode candidate (slower; for comparison)")
     args = parser.parse_args(argv)
@@ -498,7 +547,7 @@ def main(argv: list[str] | None = None) -> None:
             os.chmod(path, 0o1733)
     out_fd = os.dup(1)  # protocol stream; nothing else may write to it
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    Server(0, out_fd, args.scratch, args.uid_base, zygote).serve()
+    Server(0, out_fd, args.scratch, args.uid_base, zygote, single_tenant=not args.local).serve()
 
 
 if __name__ == "__main__":

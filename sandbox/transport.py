@@ -27,6 +27,39 @@ class TransportError(RuntimeError):
     """The server or the engine failed (not the job): the caller retries elsewhere."""
 
 
+class ContainerDied(TransportError):
+    """The job server's connection closed while a job ran: the container died (or was killed).
+
+    ``oom`` is True when the engine reports that the container's memory limit was hit."""
+
+    def __init__(self, message: str, oom: bool = False) -> None:
+        super().__init__(message)
+        self.oom = oom
+
+
+def ipc_sysctls(limits: ContainerLimits) -> dict[str, str]:
+    """Kernel limits of the container's private IPC namespace (Docker ``--sysctl``).
+
+    Nothing a job or candidate creates there may hold memory once its processes are gone, nor
+    much while they live: SysV shared memory is capped at ``limits.sysv_shm_mb`` and destroyed
+    when its last user detaches (``shm_rmid_forced``); message queues and semaphore sets are few
+    and small; POSIX message queues cannot be created at all (``queues_max`` 0; no judge or
+    candidate needs them). The server's sweep removes whatever SysV object remains after a job.
+    """
+    shm_bytes = limits.sysv_shm_mb * 2**20
+    return {
+        "kernel.shm_rmid_forced": "1",
+        "kernel.shmmax": str(shm_bytes),
+        "kernel.shmall": str(shm_bytes // 4096),  # in pages
+        "kernel.shmmni": "64",
+        "kernel.msgmni": "16",
+        "kernel.msgmnb": "16384",
+        "kernel.msgmax": "8192",
+        "kernel.sem": "32 1024 32 16",  # per set, total, ops per call, sets
+        "fs.mqueue.queues_max": "0",
+    }
+
+
 class Transport(Protocol):
     name: str
 
@@ -88,8 +121,9 @@ class DockerTransport(_FramedStream):
             mem_limit=f"{limits.memory_mb}m",
             memswap_limit=f"{limits.memory_mb}m",
             nano_cpus=int(limits.cpus * 1e9),
-            auto_remove=True,
+            auto_remove=False,  # removed by close() (or the reaper): kept to read OOMKilled after a death
             ipc_mode="private",
+            sysctls=ipc_sysctls(limits),
         )
         command = ["python3", "-m", "sppo_gym.sandbox.server", "--uid-base", str(allocate_block())]
         if not zygote:
@@ -145,9 +179,22 @@ class DockerTransport(_FramedStream):
             except OSError as e:
                 raise TransportError(f"sandbox container connection failed: {e}") from e
             if not chunk:
-                raise TransportError("sandbox container closed the connection (it died or was killed)")
+                raise ContainerDied("sandbox container closed the connection (it died or was killed)",
+                                    oom=self._oom_killed())
             self._raw += chunk
         return bytes(out)
+
+    def _oom_killed(self) -> bool:
+        """Whether the engine saw the container hit its memory limit (it ended or is ending)."""
+        try:
+            for _ in range(20):  # the engine records the exit shortly after the stream closes
+                state = self._client.api.inspect_container(self.container).get("State", {})
+                if state.get("OOMKilled") or not state.get("Running"):
+                    return bool(state.get("OOMKilled"))
+                time.sleep(0.1)
+        except Exception:
+            pass
+        return False
 
     def close(self) -> None:
         try:
@@ -174,7 +221,8 @@ class LocalTransport(_FramedStream):
         os.makedirs(scratch, exist_ok=True)
         os.chmod(scratch, 0o1733)
         uid_base = allocate_block()
-        cmd = [sys.executable, "-m", "sppo_gym.sandbox.server", "--scratch", scratch, "--uid-base", str(uid_base)]
+        cmd = [sys.executable, "-m", "sppo_gym.sandbox.server", "--local", "--scratch", scratch,
+               "--uid-base", str(uid_base)]
         if not zygote:
             cmd.append("--no-zygote")
         if preload:

@@ -11,11 +11,13 @@ in about a millisecond. The per-uid kill helpers are forked here too (a small pr
 
 Wire (``SOCK_SEQPACKET``, one JSON object per packet), server -> zygote:
 
-* ``{"op": "spawn", "cid", "target", "memory_mb", "file_size_mb", "nproc"}`` + fds
+* ``{"op": "spawn", "cid", "home", "target", "memory_mb", "file_size_mb", "nproc"}`` + fds
   ``[stdin, stdout, stderr, channel]`` -> ``{"op": "spawned", "cid", "pid"}`` or
   ``{"op": "error", "cid", "detail"}``;
-* ``{"op": "kill", "ref", "uids", "scrub"}`` -> ``{"op": "killed", "ref", "status"}`` once every
-  uid's helper is done (they run in parallel; ``status`` is non-zero if any failed);
+* ``{"op": "kill", "ref", "uids", "sweep", "shared"}`` -> ``{"op": "killed", "ref", "status"}`` once every
+  uid's kill helper is done (they run in parallel) and then, when ``sweep`` is a list of uids to
+  keep, the helper that removes everything else in the container (``cleanup.sweep``); ``status``
+  is non-zero if any helper failed;
 
 and unprompted, for every candidate that ends: ``{"op": "exited", "pid", "status"}``.
 """
@@ -45,7 +47,7 @@ class Zygote:
 
     def __init__(self, sock: socket.socket, scratch: str) -> None:
         self.sock, self.scratch = sock, scratch
-        self.helpers: dict[int, tuple[Any, dict]] = {}  # kill helper pid -> (request ref, its group)
+        self.helpers: dict[int, tuple[Any, dict]] = {}  # helper pid -> (request ref, its group)
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
@@ -92,7 +94,7 @@ class Zygote:
         if pid == 0:  # ---- candidate process
             code = 71
             try:
-                env = procsetup.become_candidate(fds, cid, f"{self.scratch}/c{cid}", msg["memory_mb"],
+                env = procsetup.become_candidate(fds, cid, msg["home"], msg["memory_mb"],
                                                  msg["file_size_mb"], msg["nproc"])
                 os.environ.clear()
                 os.environ.update(env)
@@ -105,19 +107,35 @@ class Zygote:
 
     def kill(self, msg: dict) -> None:
         ref, uids = msg.get("ref"), [int(u) for u in msg.get("uids", [])]
-        group = {"left": len(uids), "status": 0}
+        sweep = msg.get("sweep")
+        group: dict[str, Any] = {"left": 0, "status": 0,
+                                 "sweep": None if sweep is None else [int(u) for u in sweep],
+                                 "shared": msg.get("shared") is not False}
         for uid in uids:
-            try:
-                pid = os.fork()
-            except OSError:
-                group["left"] -= 1
-                group["status"] = 1
-                continue
-            if pid == 0:
-                procsetup.kill_and_scrub(uid, self.scratch, bool(msg.get("scrub")))
-            self.helpers[pid] = (ref, group)
-        if group["left"] == 0:
-            self.send({"op": "killed", "ref": ref, "status": group["status"]})
+            self.fork_helper(ref, group, procsetup.kill_uid, uid)
+        self.group_progress(ref, group)
+
+    def fork_helper(self, ref: Any, group: dict, fn: Any, *args: Any) -> None:
+        try:
+            pid = os.fork()
+        except OSError:
+            group["status"] = 1
+            return
+        if pid == 0:
+            fn(*args)  # never returns
+        group["left"] += 1
+        self.helpers[pid] = (ref, group)
+
+    def group_progress(self, ref: Any, group: dict) -> None:
+        """Kills done: start the sweep if one was asked for; all done: answer."""
+        if group["left"]:
+            return
+        if group["sweep"] is not None:
+            keep, group["sweep"] = group["sweep"], None
+            self.fork_helper(ref, group, procsetup.sweep, self.scratch, keep, group["shared"])
+            if group["left"]:
+                return
+        self.send({"op": "killed", "ref": ref, "status": group["status"]})
 
     def reap(self) -> None:
         for pid, status in procsetup.ended_children():
@@ -125,8 +143,7 @@ class Zygote:
                 ref, group = self.helpers.pop(pid)
                 group["left"] -= 1
                 group["status"] |= status
-                if group["left"] == 0:
-                    self.send({"op": "killed", "ref": ref, "status": group["status"]})
+                self.group_progress(ref, group)
             else:
                 self.send({"op": "exited", "pid": pid, "status": status})
 

@@ -156,7 +156,9 @@ def test_pool_healthy_after_hacks(hack_scores):
 # ---- looking for the expected answer: frames, the heap, memory, files, other processes ----------
 SEARCH = r'''
 import ctypes, gc, os, re, sys, time
-ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: makes /proc/self/mem readable after setuid
+# PR_SET_DUMPABLE would make /proc/PID/mem readable after setuid; the sandbox refuses it (an
+# undumpable process cannot lower its oom_score_adj), so the candidate's own memory is read directly.
+ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)
 PAT = re.compile(rb"SECRET-h3-[0-9a-f]{16}")
 
 def _scan_bytes(data):
@@ -184,17 +186,22 @@ def _heap():
 def _memory(pid="self"):
     try:
         maps = open(f"/proc/{pid}/maps").read().splitlines()
-        mem = open(f"/proc/{pid}/mem", "rb", buffering=0)
+        if pid == "self":
+            read = ctypes.string_at
+        else:
+            mem = open(f"/proc/{pid}/mem", "rb", buffering=0)
+            def read(lo, n):
+                mem.seek(lo)
+                return mem.read(n)
     except OSError:
         return None
     for line in maps:
         addr, perms = line.split()[:2]
-        if "r" not in perms or "[v" in line:
+        if "r" not in perms or "[v" in line or (len(line.split()) > 5 and line.split()[5].startswith("/dev/")):
             continue
         lo, hi = (int(a, 16) for a in addr.split("-"))
         try:
-            mem.seek(lo)
-            hit = _scan_bytes(mem.read(hi - lo))
+            hit = _scan_bytes(read(lo, hi - lo))
         except (OSError, ValueError, OverflowError, MemoryError):
             continue
         if hit:

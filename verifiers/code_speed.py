@@ -20,12 +20,15 @@ and CPU time does not grow while a process waits for a CPU on a busy machine. Ev
 process is gone before the next run starts (``code_judge.settle``). Which of reference and
 candidate runs first alternates between rounds.
 
-Caching across runs: a candidate could store its answers (files, SysV IPC, its directory's
-metadata) in one run and read them in the next. After every run the judge compares what persists
-in the container (``footprint``: inodes used in scratch and ``/dev/shm``, IPC objects) with what
-a reference run leaves (its own directory), and checks that the candidate's directory was not
-touched after its code could run (``home_untouched``); a candidate that left anything behind is
-correct but untimed: the floor. As a second line, its time is at least its run-0 time divided by
+Caching across runs: a candidate could store its answers (files, SysV IPC, message queues, its
+directory's metadata) in one run and read them in the next. Before every run the judge has the
+sandbox kill every earlier run's processes and remove everything they left in the container
+(``ctx.reset``; each new candidate also starts that way), so no run can read another's leftovers,
+and no job another job's. As further lines: after every run the judge compares what persists
+in the container (``footprint``: inodes used in scratch and ``/dev/shm``, IPC objects, message
+queues) with what a reference run leaves (its own directory), and checks that the candidate's
+directory was not touched after its code could run (``home_untouched``); a candidate that left
+anything behind is correct but untimed: the floor. Its time is at least its run-0 time divided by
 ``COLD_FACTOR`` (run 0 is the only run that cannot read an earlier run's leftovers).
 
 Estimate: per side, the minimum over rounds (interference only ever adds time, so best-of-R is
@@ -90,7 +93,8 @@ def null_run(payload: dict, ctx: Any, calls: list[dict]) -> tuple[float, str]:
 
 def footprint(scratch_root: str) -> tuple[int, ...]:
     """What persists in the container between runs: inodes used in the scratch and shm file
-    systems, SysV IPC objects. A run that changes it more than a trusted run left something behind."""
+    systems, SysV IPC objects, POSIX message queues. A run that changes it more than a trusted run
+    left something behind."""
     vals = []
     for path in (scratch_root, "/dev/shm"):
         try:
@@ -104,6 +108,10 @@ def footprint(scratch_root: str) -> tuple[int, ...]:
                 vals.append(sum(1 for _ in f))
         except OSError:
             vals.append(-1)
+    try:
+        vals.append(len(os.listdir("/dev/mqueue")))
+    except OSError:
+        vals.append(-1)
     return tuple(vals)
 
 
@@ -141,6 +149,7 @@ def _untimed(passed: dict, floor: float, why: str) -> dict:
 def timed_run(payload: dict, ctx: Any, side: str, **kw: Any) -> tuple[dict, CandidateProxy, tuple[int, ...]]:
     """One timed run of the reference or the candidate, with what it left in the container."""
     root = os.path.dirname(ctx.scratch)
+    ctx.reset()  # no earlier run's process or leftover survives into this one
     before = footprint(root)
     src = payload["reference"] if side == "ref" else payload["source"]
     score, proxy = judge_run(payload, ctx, src, settle_after=True, timed=True, **kw)
