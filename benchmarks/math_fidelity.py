@@ -5,7 +5,10 @@ Agreement: the fraction of (gold, response, expected) rows of
 per category and overall, for both verifiers on the same pairs in the same run.
 
 * ours: ``get_verifier("math").verify_batch`` through the real sandbox pool (Docker unless
-  ``SPPO_GYM_SANDBOX`` says otherwise), batches of ``--batch`` pairs.
+  ``SPPO_GYM_SANDBOX`` says otherwise), batches of ``--batch`` pairs. A row's optional
+  ``problem`` text goes with it (the verifier reads the ``problem`` field: its ``restated`` rule
+  needs it); Math-Verify has no such input, so on the ``restated`` rows it is judged on the
+  answer alone.
 * Math-Verify: ``verify(parse(gold), parse(response))`` with its defaults, in-process; the gold is
   given the way its README asks (``$...$`` around the reference answer taken from ``\\boxed{}`` or
   ``####``). Each row runs in a forked child with a wall limit, because a tower of powers can hang
@@ -74,6 +77,15 @@ def mv_rewards_isolated(rows: list[dict]) -> tuple[list[float], int]:
     return out, timeouts
 
 
+def problem_of(row: dict) -> dict:
+    """The verifier's problem dict for a row: its reference answer and, when the row has one,
+    the problem text (in the ``problem`` field, one of those the math verifier reads)."""
+    out = {"answer": row["gold"]}
+    if isinstance(row.get("problem"), str):
+        out["problem"] = row["problem"]
+    return out
+
+
 def ours_rewards(rows: list[dict], batch: int) -> tuple[list[float], list[str]]:
     from sppo_gym.verifiers import get_verifier
 
@@ -81,7 +93,7 @@ def ours_rewards(rows: list[dict], batch: int) -> tuple[list[float], list[str]]:
     rewards, verdicts = [], []
     for i in range(0, len(rows), batch):
         chunk = rows[i : i + batch]
-        for s in verifier.verify_batch([(r["response"], {"answer": r["gold"]}) for r in chunk]):
+        for s in verifier.verify_batch([(r["response"], problem_of(r)) for r in chunk]):
             rewards.append(s.reward)
             verdicts.append(s.verdict)
     return rewards, verdicts
@@ -110,13 +122,13 @@ def throughput(rows: list[dict], batch: int, reps: int) -> dict:
     batches = [ordinary[k * batch : (k + 1) * batch] for k in range(reps + 1)]
     verifier = get_verifier("math")
     warm = batches.pop()
-    verifier.verify_batch([(r["response"], {"answer": r["gold"]}) for r in warm])  # start the pool
+    verifier.verify_batch([(r["response"], problem_of(r)) for r in warm])  # start the pool
     for r in warm:
         mv_reward(r)  # Math-Verify's lazy imports
     ours_s = mv_s = 0.0
     for b in batches:
         t0 = time.perf_counter()
-        verifier.verify_batch([(r["response"], {"answer": r["gold"]}) for r in b])
+        verifier.verify_batch([(r["response"], problem_of(r)) for r in b])
         ours_s += time.perf_counter() - t0
         t0 = time.perf_counter()
         for r in b:
@@ -141,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     mv, mv_timeouts = mv_rewards_isolated(rows)
     result = {
         "rows": len(rows),
+        "rows_with_problem": sum(isinstance(r.get("problem"), str) for r in rows),
         "sandbox_backend": get_pool().backend,
         "math_verify_version": importlib.metadata.version("math-verify"),
         "ours": agreement(rows, ours),
@@ -150,10 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         "throughput": throughput(rows, args.batch, args.reps),
     }
     cats = sorted(result["ours"]["per_category"])
-    print(f"{'category':<15}{'ours':>8}{'math_verify':>13}")
+    counts = {c: sum(r["category"] == c for r in rows) for c in cats}
+    print(f"{'category':<15}{'rows':>6}{'ours':>8}{'math_verify':>13}")
     for c in cats:
-        print(f"{c:<15}{result['ours']['per_category'][c]:>8.3f}{result['math_verify']['per_category'][c]:>13.3f}")
-    print(f"{'overall':<15}{result['ours']['overall']:>8.3f}{result['math_verify']['overall']:>13.3f}")
+        print(f"{c:<15}{counts[c]:>6}{result['ours']['per_category'][c]:>8.3f}"
+              f"{result['math_verify']['per_category'][c]:>13.3f}")
+    print(f"{'overall':<15}{len(rows):>6}{result['ours']['overall']:>8.3f}{result['math_verify']['overall']:>13.3f}")
     t = result["throughput"]
     print(f"throughput (batch {t['batch']}): ours {t['ours_pairs_per_s']:.1f}/s (sandbox, {result['sandbox_backend']}), "
           f"math_verify {t['math_verify_pairs_per_s']:.1f}/s (in-process), ratio {t['ratio']:.2f}")
