@@ -33,6 +33,7 @@ _HEX_INT = re.compile(rf"-?[0-9a-f]{{1,{MAX_INT_BITS // 4}}}", re.ASCII)
 _HEX_FLOAT = re.compile(r"-?0x[01]\.[0-9a-f]{1,13}p[+-][0-9]{1,4}|nan|-?inf", re.ASCII)
 """What ``float.hex`` and ``repr`` write; anything else is refused before ``float.fromhex`` sees it."""
 _TYPE_TAG = {list: "l", tuple: "t", set: "S", frozenset: "F", dict: "d"}
+_CONTAINERS: dict[str, Any] = {tag: t for t, tag in _TYPE_TAG.items()}
 
 
 class PlainDataError(ValueError):
@@ -199,8 +200,6 @@ def decode(data: Any, *, max_nodes: int = MAX_NODES) -> Any:
                 parts[k] = _leaf(ctag, cv)
     return root[0]
 
-
-_CONTAINERS: dict[str, Any] = {"l": list, "t": tuple, "S": set, "F": frozenset, "d": dict}
 
 _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 4, 60, 60
