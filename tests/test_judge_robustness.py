@@ -102,6 +102,16 @@ def test_many_small_arrays_are_refused_before_parsing():
     assert loads(brackets_in_a_string, max_containers=MAX_CONTAINERS)[1] == "[" * (MAX_CONTAINERS + 10)
 
 
+def test_container_count_skips_strings_with_escapes():
+    text = '\\"[{' * 300_000  # backslash, quote, brackets: every escape JSON has for them
+    body = json.dumps(["s", text]).encode()
+    assert len(body) > COUNT_ABOVE
+    assert loads(body, max_containers=10) == ["s", text]
+    unterminated = b"[" * 2000 + b'"' + b'\\"' * 600_000
+    with pytest.raises(ProtocolError):
+        loads(unterminated, max_containers=1000)
+
+
 def test_lone_surrogates_cross_exactly_on_the_channel():
     """Strings are data: the judge sees what the candidate returned (the test's == decides)."""
     assert _recv_raw(b'["s","\\ud800x\\udfff"]') == "\ud800x\udfff"
