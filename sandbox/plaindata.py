@@ -193,11 +193,12 @@ def decode(data: Any, *, max_nodes: int = MAX_NODES) -> Any:
         parts: list = [None] * len(v)
         todo.append(("close", tag, parts, out, i))
         for k, child in enumerate(v):
-            ctag, cv = _node(child)
+            if not (type(child) is list and len(child) == 2 and type(ctag := child[0]) is str):
+                _node(child)  # raises
             if ctag in _CONTAINERS:
                 todo.append(("open", child, b + 1, parts, k))
             else:
-                parts[k] = _leaf(ctag, cv)
+                parts[k] = _leaf(ctag, child[1])
     return root[0]
 
 
