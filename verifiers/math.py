@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from sppo_gym.sandbox import Job, Limits, get_pool
 
-from .base import Verifier, precheck, score_from_result
+from .base import Verifier, precheck, score_from_result, score_from_value
 from .score import Score
 
 DEFAULT_WALL_S = 20.0
@@ -117,7 +117,7 @@ class MathVerifier(Verifier):
                 retry.extend(chunk)
                 continue
             for i, value in zip(chunk, values, strict=True):
-                scores[i] = Score(**{**value, "elapsed": res.elapsed / len(chunk)})
+                scores[i] = score_from_value(value, res.elapsed / len(chunk))  # a bad field: judge_error
         if retry:
             results = pool.run_batch([Job(self.entry, payloads[i], self.limits) for i in retry])
             for i, res in zip(retry, results, strict=True):

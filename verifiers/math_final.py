@@ -56,6 +56,7 @@ _LATEX_FIX = NormalizationConfig(basic_latex=True, units=False, malformed_operat
                                  boxed="none", equations=False)
 _NUMERAL = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^[-+]?\.\d+$")
 _MIXED = re.compile(r"^(\d+)\s*(?:\\frac\s*\{?\s*(\d+)\s*\}?\s*\{?\s*(\d+)\s*\}?|\s(\d+)\s*/\s*(\d+))$")
+_FRACTION = re.compile(r"^(\d+)\s*/\s*(\d+)$|^\\frac\s*(?:\{\s*(\d+)\s*\}|(\d))\s*(?:\{\s*(\d+)\s*\}|(\d))$")
 _ALTERNATIVES = re.compile(r"\s+or\s+|\\lor|\\vee|\s+and\s+", re.IGNORECASE)
 _NUMBER_IN_TEXT = re.compile(r"\d+(?:\.\d+)?")
 ASKS_DECIMAL = re.compile(
@@ -97,8 +98,13 @@ def raw_tree(text: str) -> Any:
         lit = _RawLatex2Sympy.parse_number(None, body)  # type: ignore[arg-type]
     elif (m := _MIXED.match(body)) and int(m.group(3) or m.group(5)) > 0:
         lit = Lit(f"{m.group(1)} {m.group(2) or m.group(4)}/{m.group(3) or m.group(5)}")
+    elif m := _FRACTION.match(body):  # the most common non-integer answer, without the parser
+        p, q = (g for g in m.groups() if g is not None)
+        lit = sympy.Mul(Lit(str(int(p))), sympy.Pow(Lit(str(int(q))), -1, evaluate=False), evaluate=False)
     if lit is not None:
-        return sympy.Mul(sympy.Integer(-1), lit, evaluate=False) if sign == "-" else lit
+        if sign != "-":
+            return lit
+        return sympy.Mul(sympy.Integer(-1), *(lit.args if isinstance(lit, sympy.Mul) else (lit,)), evaluate=False)
     alternatives = _ALTERNATIVES.split(s)
     if len(alternatives) > 1:  # "2 or 3": each alternative on its own
         trees = [raw_tree(a.strip()) for a in alternatives if a.strip()]
@@ -256,18 +262,34 @@ def _numbers(text: str) -> set[str]:
     return {n.rstrip("0").rstrip(".") if "." in n else n for n in _NUMBER_IN_TEXT.findall(text.replace(",", ""))}
 
 
-def restated(pred_tree: Any, gold_tree: Any, pred_text: str, problem: str) -> bool:
+def restated(pred_tree: Any, gold_text: str, problem: str) -> bool:
     """Does the answer repeat an expression of the problem that is not the reference?"""
     if not isinstance(pred_tree, sympy.Basic) or not pred_tree.args or isinstance(pred_tree, sympy.MatrixBase):
         return False  # a bare number or name is never "restated"
-    if gold_tree is not None and _key(pred_tree) == _key(gold_tree):
-        return False
-    if not _numbers(pred_text) <= _numbers(problem):  # cheap: a restatement writes the problem's numbers
-        return False
     whole, parts = problem_expressions(problem)
-    if gold_tree is not None and _key(gold_tree) in whole:
-        return False  # the reference is given in the problem (a choice); repeating it is answering
-    return _key(pred_tree) in parts or _key(pred_tree) in whole
+    key = _key(pred_tree)
+    if key not in parts and key not in whole:
+        return False
+    gold_tree = _final_tree(gold_text)
+    # written as the reference, or the reference is given in the problem (a choice): an answer
+    return gold_tree is None or (_key(gold_tree) != key and _key(gold_tree) not in whole)
+
+
+def _final_tree(text: str) -> Any:
+    tree = raw_tree(text)
+    return final_part(tree) if tree is not None else None
+
+
+_COMMAND = re.compile(r"\\([A-Za-z]+)|\b(sqrt|log|ln|exp|sin|cos|tan|sec|csc|cot|binom|choose)\b")
+_NOTATION_COMMANDS = {"pi", "infty", "text", "mathrm", "circ", "left", "right", "cdot", "times"}
+
+
+def may_hold_work(text: str) -> bool:
+    """Cheap test before the second parse: unevaluated work needs two numbers, or a function,
+    a factorial, an absolute value, a relation or a set operation."""
+    if len(_NUMBER_IN_TEXT.findall(text)) >= 2 or re.search(r"[!|<>=≤≥]", text):
+        return True
+    return any((m.group(1) or m.group(2)) not in _NOTATION_COMMANDS for m in _COMMAND.finditer(text))
 
 
 def is_approximation(gold: Parsed, pred: Parsed, problem: str | None) -> bool:
@@ -293,19 +315,24 @@ def final_verdict(gold: Parsed, pred: Parsed, problem: str | None = None,
     """For a pair the comparison found equal: ``correct`` or why the answer is not final."""
     if gold.kind != "math" or gold.huge or pred.huge:
         return "correct", ""
-    pred_tree = raw_tree(pred.text)
-    pred_tree = final_part(pred_tree) if pred_tree is not None else None
-    gold_tree = raw_tree(gold.text)
-    gold_tree = final_part(gold_tree) if gold_tree is not None else None
-    if problem and pred_tree is not None and restated(pred_tree, gold_tree, pred.text, problem):
-        return "restated", "the answer repeats an expression of the problem"
+    text = pred.text
+    pred_tree = None
+    if (problem and (numeral_only or may_hold_work(text) or re.search(r"[A-Za-z\\]", text))
+            and _numbers(text) <= _numbers(problem)):  # a restatement writes the problem's numbers
+        pred_tree = _final_tree(text)
+        if pred_tree is not None and restated(pred_tree, gold.text, problem):
+            return "restated", "the answer repeats an expression of the problem"
+    if numeral_only or may_hold_work(text):
+        pred_tree = pred_tree if pred_tree is not None else _final_tree(text)
     if numeral_only and not (pred_tree is not None and is_numeral(pred_tree)):
         return "unsimplified", "a number written as a numeral is asked for"
     if pred_tree is not None:
         try:
             extra = work(pred_tree)
-            if extra and (gold_tree is None or extra > work(gold_tree)):
-                return "unsimplified", f"{extra} unevaluated operation(s) the reference does not have"
+            if extra:
+                gold_tree = _final_tree(gold.text)
+                if gold_tree is None or extra > work(gold_tree):
+                    return "unsimplified", f"{extra} unevaluated operation(s) the reference does not have"
         except (StepTimeout, RecursionError):
             pass
     if is_approximation(gold, pred, problem):
