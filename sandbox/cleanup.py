@@ -4,8 +4,7 @@ Runs inside the container. A container serves one job at a time, so anything in 
 writable places that does not belong to root (the server) or to a uid the caller still needs
 is a leftover: files in ``/scratch`` and ``/dev/shm``, POSIX message queues in ``/dev/mqueue``,
 and every SysV IPC object (an object's creator may have given it to root with ``IPC_SET``, so
-objects are never selected by owner). ``sweep`` removes them from a root helper process that
-switches its effective uid to the owner of each thing (the server holds no
+objects are never selected by owner). ``sweep`` removes them as root, switching the effective uid to the owner of each thing (the server holds no
 CAP_DAC_OVERRIDE/CAP_FOWNER/CAP_IPC_OWNER, but CAP_SETUID lets it act as any owner);
 ``leftovers`` is the server's owner-agnostic proof that nothing is left.
 """
@@ -85,9 +84,10 @@ def remove_tree(path: str) -> bool:
     return ok
 
 
-def _any_live(uids: set[int]) -> bool:
-    """True if one of ``uids`` owns a live (non-zombie) process (one pass over /proc, reading
-    state and real uid from /proc/PID/status, which everyone may read, non-dumpable processes too)."""
+def live_uids(uids: set[int], first_only: bool = False) -> set[int]:
+    """Which of ``uids`` own a live (non-zombie) process (one pass over /proc, reading state and
+    real uid from /proc/PID/status, which everyone may read, non-dumpable processes too)."""
+    found: set[int] = set()
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -98,19 +98,22 @@ def _any_live(uids: set[int]) -> bool:
                     if line.startswith(b"State:"):
                         zombie = line.split()[1] in (b"Z", b"X")
                     elif line.startswith(b"Uid:"):
-                        if not zombie and int(line.split()[1]) in uids:
-                            return True
+                        uid = int(line.split()[1])
+                        if not zombie and uid in uids:
+                            found.add(uid)
+                            if first_only:
+                                return found
                         break
         except (OSError, ValueError, IndexError):
             continue
-    return False
+    return found
 
 
 def uids_alive(uids: list[int], wait_s: float = 0.2) -> bool:
     """True if a live (non-zombie) process of any of ``uids`` is still there after ``wait_s``."""
     deadline = time.monotonic() + wait_s
     while True:
-        alive = _any_live(set(uids))
+        alive = bool(live_uids(set(uids), first_only=True))
         if not alive or time.monotonic() >= deadline:
             return alive
         time.sleep(0.0005)
@@ -186,7 +189,7 @@ def sweep(scratch: str, keep_uids: set[int], *, shared: bool = True) -> None:
     """Remove every SysV IPC object, every POSIX message queue, and every top-level entry of
     ``scratch`` and ``/dev/shm`` not owned by root or by one of ``keep_uids``.
 
-    Must run as root holding CAP_SETUID, in a process of its own (its effective uid changes);
+    Must run as root holding CAP_SETUID (the effective uid changes meanwhile and is restored);
     the caller has already killed every process of the uids whose things are removed. With
     ``shared=False`` (not a container of its own) only ``scratch`` is swept.
     """

@@ -11,7 +11,7 @@ import resource
 import signal
 from collections.abc import Iterator
 
-from . import cleanup, seccomp
+from . import seccomp
 
 CANDIDATE_OOM_SCORE_ADJ = 1000
 """Candidates are the out-of-memory killer's first victims (the maximum), ..."""
@@ -127,16 +127,6 @@ def kill_uid(uid: int) -> None:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    except BaseException:
-        code = 1
-    os._exit(code)
-
-
-def sweep(scratch: str, keep_uids: list[int], shared: bool = True) -> None:
-    """Run in a forked root child (never returns): ``cleanup.sweep`` (everything not kept goes)."""
-    code = 0
-    try:
-        cleanup.sweep(scratch, set(keep_uids), shared=shared)
     except BaseException:
         code = 1
     os._exit(code)

@@ -439,33 +439,42 @@ class Server:
 
     def kill_uids(self, uids: list[int], sweep: list[int] | None = None) -> list[str]:
         """SIGKILL every process of each of ``uids`` from a helper that becomes that uid and signals
-        -1; with ``sweep`` (uids whose things to keep), a helper then removes everything else in
-        the container (``cleanup.sweep``). The zygote forks the helpers (cheap, all at once);
-        without a zygote, this server does. Returns what a sweep left behind (empty if clean)."""
-        done = False
-        if self.zygote is not None and self.zygote.alive and (uids or sweep is not None):
-            self.next_ref += 1
-            req = {"op": "kill", "ref": self.next_ref, "uids": list(uids), "sweep": sweep,
-                   "shared": self.single_tenant}
-            try:
-                reply = self.zygote.request(req, reply_op="killed", key="ref", value=self.next_ref)
-                done = True
-                if reply.get("op") != "killed" or reply.get("status"):
+        -1 (the zygote forks the helpers, all at once; without a zygote, this server does); with
+        ``sweep`` (uids whose things to keep), then remove everything else in the container
+        (``cleanup.sweep``) and return what is still left (empty if clean).
+
+        Uids without a live process get no helper: nothing of theirs can appear any more. The
+        sweep runs here, in the server, switching its effective uid to each owner in turn; no
+        process of those owners is alive, and a process can signal or trace the server only if
+        it matches the server's real and saved uid (root), which never change.
+        """
+        live = sorted(cleanup.live_uids(set(uids))) if uids else []
+        if live:
+            done = False
+            if self.zygote is not None and self.zygote.alive:
+                self.next_ref += 1
+                req = {"op": "kill", "ref": self.next_ref, "uids": live}
+                try:
+                    reply = self.zygote.request(req, reply_op="killed", key="ref", value=self.next_ref)
+                    done = True
+                    if reply.get("op") != "killed" or reply.get("status"):
+                        self.dirty = True
+                except ZygoteGone:
                     self.dirty = True
-            except ZygoteGone:
+            if not done:
+                for uid in live:
+                    self.run_helper(procsetup.kill_uid, uid)
+            self.reap()
+            if cleanup.uids_alive(live):
                 self.dirty = True
-        if not done:
-            for uid in uids:
-                self.run_helper(procsetup.kill_uid, uid)
-            if sweep is not None:
-                self.run_helper(procsetup.sweep, self.scratch, sweep, self.single_tenant)
-        self.reap()
-        if uids and cleanup.uids_alive(list(uids)):
-            self.dirty = True
         if sweep is None:
             return []
+        try:
+            cleanup.sweep(self.scratch, set(sweep), shared=self.single_tenant)
+        except OSError:
+            self.dirty = True
         left = cleanup.leftovers(self.scratch, set(sweep), shared=self.single_tenant)
-        if uids and cleanup.uids_alive(list(uids), wait_s=0):
+        if live and cleanup.uids_alive(live, wait_s=0):
             left.append("a process of a killed uid")
         return left
 

@@ -14,10 +14,8 @@ Wire (``SOCK_SEQPACKET``, one JSON object per packet), server -> zygote:
 * ``{"op": "spawn", "cid", "home", "target", "memory_mb", "file_size_mb", "nproc"}`` + fds
   ``[stdin, stdout, stderr, channel]`` -> ``{"op": "spawned", "cid", "pid"}`` or
   ``{"op": "error", "cid", "detail"}``;
-* ``{"op": "kill", "ref", "uids", "sweep", "shared"}`` -> ``{"op": "killed", "ref", "status"}`` once every
-  uid's kill helper is done (they run in parallel) and then, when ``sweep`` is a list of uids to
-  keep, the helper that removes everything else in the container (``cleanup.sweep``); ``status``
-  is non-zero if any helper failed;
+* ``{"op": "kill", "ref", "uids"}`` -> ``{"op": "killed", "ref", "status"}`` once every uid's
+  kill helper is done (they run in parallel; ``status`` is non-zero if any failed);
 
 and unprompted, for every candidate that ends: ``{"op": "exited", "pid", "status"}``.
 """
@@ -47,7 +45,7 @@ class Zygote:
 
     def __init__(self, sock: socket.socket, scratch: str) -> None:
         self.sock, self.scratch = sock, scratch
-        self.helpers: dict[int, tuple[Any, dict]] = {}  # helper pid -> (request ref, its group)
+        self.helpers: dict[int, tuple[Any, dict]] = {}  # kill helper pid -> (request ref, its group)
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
@@ -107,35 +105,19 @@ class Zygote:
 
     def kill(self, msg: dict) -> None:
         ref, uids = msg.get("ref"), [int(u) for u in msg.get("uids", [])]
-        sweep = msg.get("sweep")
-        group: dict[str, Any] = {"left": 0, "status": 0,
-                                 "sweep": None if sweep is None else [int(u) for u in sweep],
-                                 "shared": msg.get("shared") is not False}
+        group = {"left": len(uids), "status": 0}
         for uid in uids:
-            self.fork_helper(ref, group, procsetup.kill_uid, uid)
-        self.group_progress(ref, group)
-
-    def fork_helper(self, ref: Any, group: dict, fn: Any, *args: Any) -> None:
-        try:
-            pid = os.fork()
-        except OSError:
-            group["status"] = 1
-            return
-        if pid == 0:
-            fn(*args)  # never returns
-        group["left"] += 1
-        self.helpers[pid] = (ref, group)
-
-    def group_progress(self, ref: Any, group: dict) -> None:
-        """Kills done: start the sweep if one was asked for; all done: answer."""
-        if group["left"]:
-            return
-        if group["sweep"] is not None:
-            keep, group["sweep"] = group["sweep"], None
-            self.fork_helper(ref, group, procsetup.sweep, self.scratch, keep, group["shared"])
-            if group["left"]:
-                return
-        self.send({"op": "killed", "ref": ref, "status": group["status"]})
+            try:
+                pid = os.fork()
+            except OSError:
+                group["left"] -= 1
+                group["status"] = 1
+                continue
+            if pid == 0:
+                procsetup.kill_uid(uid)  # never returns
+            self.helpers[pid] = (ref, group)
+        if group["left"] == 0:
+            self.send({"op": "killed", "ref": ref, "status": group["status"]})
 
     def reap(self) -> None:
         for pid, status in procsetup.ended_children():
@@ -143,7 +125,8 @@ class Zygote:
                 ref, group = self.helpers.pop(pid)
                 group["left"] -= 1
                 group["status"] |= status
-                self.group_progress(ref, group)
+                if group["left"] == 0:
+                    self.send({"op": "killed", "ref": ref, "status": group["status"]})
             else:
                 self.send({"op": "exited", "pid": pid, "status": status})
 
