@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -122,18 +122,19 @@ class AuditReport:
 
 # ----- coincidences ---------------------------------------------------------------------------
 _THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+_DECIMAL = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)$")
 
 
 def normalise(text: str) -> str:
     """A loose canonical form for comparing a claim with a reference: case, blanks, ``$``, a final
-    period, thousands separators; numbers (``0.5``, ``1/2``, ``2.0``) as reduced fractions."""
+    period, thousands separators, and decimal numerals by value (``2.0`` = ``2``). Fractions are
+    NOT reduced: ``792/968`` restated is not the answer ``9/11`` of a "lowest terms" question."""
     s = str(text).strip().strip("$").strip().rstrip(".").strip().lower().replace("−", "-")
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
-    try:
-        return str(Fraction(s))
-    except (ValueError, ZeroDivisionError):
-        return re.sub(r"\s+", "", s)
+    if _DECIMAL.match(s):
+        return format(Decimal(s).normalize(), "f")
+    return re.sub(r"\s+", "", s)
 
 
 def reference_forms(reference: Any) -> set[str]:
