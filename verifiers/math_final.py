@@ -12,10 +12,10 @@ been found equal to the reference's:
   ``3 \\times 4``, ``2*(3+4)``), a power of numbers that evaluates (``2^{10}``, ``\\sqrt{50}`` ->
   ``5\\sqrt{2}``, ``\\sqrt[3]{8}``), a function of constants that evaluates away (``\\binom{6}{2}``,
   ``5!``, ``\\log_3 81``, ``\\sin\\frac{\\pi}{6}``), a union that merges, and a one-variable relation
-  whose variable is not alone on one side (``2x + 1 > 7``). Notation is not work: a sign
-  (``-5``), a fraction of integers in lowest terms (``\\frac{3}{4}``), a reciprocal (``x^{-1}``,
-  ``\\frac{1}{\\sqrt{2}}``), a reordering (``\\sqrt{2}\\cdot 5``), a decimal (``0.75``). The answer is
-  ``unsimplified`` when it holds more work than the reference (so a reference written as
+  whose variable is not alone (up to its sign) on one side (``2x + 1 > 7``). Notation is not
+  work: a sign (``-5``), a fraction of integers in lowest terms (``\\frac{3}{4}``), a reciprocal
+  (``x^{-1}``, ``\\frac{1}{\\sqrt{2}}``), a reordering (``\\sqrt{2}\\cdot 5``), a decimal (``0.75``).
+  The answer is ``unsimplified`` when it holds more work than the reference (so a reference written as
   ``10^{-3}`` accepts ``10^{-3}``). Of an equation chain or ``x = ...`` only the last right-hand
   side counts: ``70 + 38 = 108`` answers 108.
 * **Restated.** With the problem text at hand, the answer is ``restated`` when its tree (not a
@@ -162,8 +162,7 @@ def _node_work(node: Any, values: list, value: Any) -> int:
     if isinstance(node, sympy.core.relational.Relational):
         if len(_variables(node)) != 1 or isinstance(node, sympy.Ne):
             return 0
-        alone = any(isinstance(side, sympy.Symbol) and not isinstance(side, Lit) for side in (node.lhs, node.rhs))
-        return 0 if alone else 1
+        return 0 if any(_is_variable(side) for side in (node.lhs, node.rhs)) else 1
     if isinstance(node, (sympy.And, sympy.Or, sympy.Not, sympy.Tuple, sympy.FiniteSet, sympy.Interval)):
         return 0
     if isinstance(node, (sympy.Union, sympy.Intersection, sympy.Complement)):
@@ -189,6 +188,13 @@ def _node_work(node: Any, values: list, value: Any) -> int:
     if all(getattr(v, "is_number", False) for v in values) and not value.has(node.func):
         return 1  # a function of constants that evaluation removes (binomial, factorial, log_3 81, ...)
     return 0
+
+
+def _is_variable(side: Any) -> bool:
+    """A variable alone, up to its sign (``x``, ``-x``): the relation is solved for it."""
+    if isinstance(side, sympy.Mul) and len(side.args) == 2 and side.args[0] == -1:
+        side = side.args[1]
+    return isinstance(side, sympy.Symbol) and not isinstance(side, Lit)
 
 
 def _is_fraction_literal(a: Any, b: Any) -> bool:
