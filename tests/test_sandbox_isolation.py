@@ -318,12 +318,13 @@ def test_a_job_whose_container_dies_every_time_is_a_verdict_not_an_infrastructur
     stop = threading.Event()
 
     def killer() -> None:
-        seen: dict[str, float] = {}
+        busy_since: dict[str, float] = {}  # container -> when it first had a job in flight
         while not stop.is_set():
             for w in list(pool._all):
                 cid = w.transport.container
-                seen.setdefault(cid, time.monotonic())
-                if cid not in killed and time.monotonic() - seen[cid] > 3.0:
+                if w.jobs:
+                    busy_since.setdefault(cid, time.monotonic())
+                if cid in busy_since and cid not in killed and time.monotonic() - busy_since[cid] > 1.5:
                     killed.add(cid)
                     try:
                         pool._client.api.kill(cid)
