@@ -11,7 +11,8 @@ Precedence, first hit wins:
    "#### X" -- also when wrapped in markdown bold (``**Answer:** X``, ``Answer: **X**``).
 3. ``last_expr``: the last mathematical expression of the response -- inline LaTeX
    (``$...$``, ``\\(...\\)``, ``\\[...\\]``, ``$$...$$``) or a plain-text number/expression; a
-   short reply that is one bare LaTeX expression (``\\frac{10}{9}``) is taken whole.
+   short reply that is one expression without delimiters (``\\frac{10}{9}``, ``2^{10}``) is taken
+   whole.
    Small models rarely format their answers; without this fallback they get no signal.
 
 References (:func:`extract_gold`) are read as datasets write them: ``#### v``; the content of
@@ -29,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .math_normalize import unescape_commands
+from .math_normalize import MATH_WORDS, unescape_commands
 
 BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 GSM8K_RE = re.compile(r"####\s*(.+?)\s*$", re.MULTILINE)
@@ -220,14 +221,21 @@ def last_expression(text: str) -> str | None:
     return "".join(parts).strip()
 
 
+_WHOLE_CHARS = re.compile(r"[\w\s\\{}()\[\]^_+\-*/=<>.,:;!|'&%°π√∞≤≥±×÷·−]+")
+_WHOLE_WORDS = MATH_WORDS - {"or", "and"}
+
+
 def bare_latex(text: str) -> str | None:
-    """The whole reply when it is one short LaTeX expression without delimiters
-    (``-\\frac{10}{9}``): no prose word outside command names and braces."""
-    t = text.strip().rstrip(".")
-    if not t or len(t) > _BARE_LATEX_MAX or "\\" not in t or re.search(r"[$\n]|\\[(\[]", t):
+    """The whole reply when it is one short expression without delimiters (``-\\frac{10}{9}``,
+    ``2^{10}``, ``x + 7``, ``[1, 3]``): math characters only, no prose word outside command
+    names (so hedges and sentences still go through :func:`last_expression`)."""
+    t = strip_bold(text).strip().rstrip(".").strip()
+    if not t or len(t) > _BARE_LATEX_MAX or "\n" in t or not _WHOLE_CHARS.fullmatch(t) or re.search(r"\\[(\[]", t):
         return None
     outside = re.sub(r"\\[A-Za-z]+|\{[^{}]*\}", " ", t)
-    if re.search(r"[A-Za-z]{2,}", outside) or not re.search(r"\d|\\pi", t):
+    if any(w.lower() not in _WHOLE_WORDS for w in re.findall(r"[A-Za-z]{2,}", outside)):
+        return None
+    if not re.search(r"\d|\\[A-Za-z]", t):
         return None
     return t
 
