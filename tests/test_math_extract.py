@@ -23,6 +23,16 @@ from sppo_gym.verifiers.math_judge import grade
     ("85 or 86", "85 or 86", "last_expr"),
     ("It is 1, 2, 3", "1, 2, 3", "last_expr"),
     (r"we get $x^2$ and then $\sqrt{2}$", r"\sqrt{2}", "last_expr"),
+    # a short reply that is one expression without delimiters is taken whole
+    (r"-\frac{10}{9}", r"-\frac{10}{9}", "last_expr"),
+    ("2^{10}", "2^{10}", "last_expr"),
+    ("x + 7", "x + 7", "last_expr"),
+    ("[1, 3]", "[1, 3]", "last_expr"),
+    ("70 + 38 = ?", "70 + 38", "last_expr"),  # not an expression as a whole: its last expression
+    # a run of adjacent boxes is one answer of several values; separate boxes: the last one
+    (r"$\boxed{2}$ and $\boxed{3}$", "2, 3", "boxed"),
+    (r"\boxed{(1, 2)}, \boxed{(2, 1)}", "(1, 2), (2, 1)", "boxed"),
+    ("Final Answer: The final answer is $5$. I hope it is correct.", "$5$", "statement"),
 ])
 def test_extraction_precedence(response: str, text: str, source: str) -> None:
     found = extract_answer(response)
