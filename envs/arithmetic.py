@@ -19,6 +19,8 @@ streams: a question belongs to the test split iff a hash of its text falls in a 
 bucket, and each split rejects the other's questions. Held-out evaluation therefore never sees
 a training question, even for small problem spaces such as two-digit addition (8,100 items).
 Any other split name draws from the train set's complement rule of its own hash bucket.
+No question contains its own answer as one of its numbers (``58 - 29``, or change equal to the
+price), so copying a number of the question never earns the reward.
 
 ## Observation
 The question followed by ``Give your final answer as: Answer: <number>`` (``str``).
@@ -59,6 +61,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, ClassVar
@@ -182,13 +185,21 @@ def in_test_split(question: str) -> bool:
     return int.from_bytes(digest, "big") % TEST_BUCKETS == 0
 
 
+def answer_in_question(question: str, answer: str) -> bool:
+    """Is the answer one of the question's own numbers? Then copying a number earns the reward
+    ("She pays with $30 for 9 notebooks at $3" has change 3; "58 - 29" has 29), so such draws
+    are rejected."""
+    return answer in re.findall(r"\d+(?:\.\d+)?(?:/\d+)?", question)
+
+
 def generate(rng: np.random.Generator, *, difficulty: int = DEFAULT_DIFFICULTY, split: str = "train") -> dict:
-    """One problem of ``difficulty`` whose question belongs to ``split`` (rejection sampling)."""
+    """One problem of ``difficulty`` whose question belongs to ``split`` and does not contain its
+    own answer (rejection sampling)."""
     want_test = split == "test"
     make = GENERATORS[difficulty]
     for _ in range(MAX_DRAWS):
         question, answer = make(rng)
-        if in_test_split(question) == want_test:
+        if in_test_split(question) == want_test and not answer_in_question(question, answer):
             return {"question": question, "answer": answer, "difficulty": difficulty}
     raise RuntimeError(f"no {split} question found for difficulty {difficulty} in {MAX_DRAWS} draws")
 
