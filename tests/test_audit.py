@@ -22,13 +22,14 @@ LEAKY_ID = "audit_test/EchoPays-v0"
 YESNO_ID = "audit_test/YesNo-v0"
 BROKEN_ID = "audit_test/SandboxDown-v0"
 
-# 26 reasoning-gym tasks: arithmetic, counting, sorting, strings, logic, yes/no, several-number answers.
+# 21 reasoning-gym tasks: arithmetic, counting, sorting, strings, logic, yes/no, several-number answers
+# (with partial credit on, gcd, letter_counting, products, prime_factorization, word_sorting,
+# fraction_simplification and propositional_logic paid no-work replies: docs/AUDIT.md).
 RG_TASKS = (
-    "basic_arithmetic", "chain_sum", "gcd", "lcm", "products", "leg_counting", "letter_counting", "count_bits",
-    "count_primes", "number_sorting", "number_filtering", "base_conversion", "spell_backward", "word_sorting",
-    "fraction_simplification", "decimal_arithmetic", "simple_equations", "propositional_logic", "syllogism",
-    "knights_knaves", "family_relationships", "time_intervals", "word_sequence_reversal", "caesar_cipher",
-    "power_function", "prime_factorization",
+    "basic_arithmetic", "chain_sum", "gcd", "lcm", "products", "letter_counting", "count_primes",
+    "number_filtering", "spell_backward", "word_sorting", "fraction_simplification", "decimal_arithmetic",
+    "propositional_logic", "syllogism", "knights_knaves", "family_relationships", "time_intervals",
+    "word_sequence_reversal", "caesar_cipher", "power_function", "prime_factorization",
 )
 
 
@@ -95,6 +96,16 @@ def test_user_suspects_run_alongside_the_battery(tmp_path, monkeypatch) -> None:
     assert by_name["user:python:suspects:restate"].status == "ok"
     user_no = next(p for p in report.policies if p.family == "user" and p.name != "user:python:suspects:restate")
     assert user_no.mean_reward == 0.5 and user_no.coincidences == 5 and user_no.status == "ok"
+
+
+def test_a_model_suspect_through_the_cli(tmp_path) -> None:
+    """--policy takes bench's specs: a (random) local model answers every prompt and is audited."""
+    out = CliRunner().invoke(app, ["audit", "--env", YESNO_ID, "--n", "4", "--policy", "tiny-random",
+                                   "--max-new-tokens", "4", "--out", str(tmp_path), "--no-progress"])
+    data = json.loads((tmp_path / "audit.json").read_text())
+    row = next(p for p in data["policies"] if p["name"] == "user:tiny-random")
+    assert row["items"] == 4 and row["judged"] == 4 and row["samples"], row
+    assert out.exit_code == (1 if row["status"] == "leak" else 0), out.output
 
 
 def test_every_reply_a_sandbox_error_is_inconclusive_not_a_pass(tmp_path) -> None:
