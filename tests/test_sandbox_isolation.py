@@ -304,9 +304,29 @@ def test_filling_the_container_kills_the_candidate_not_the_server(baseline):
     over the job server, the job ends with a verdict, and the same container serves an honest
     job afterwards."""
     with SandboxPool(size=1, backend="docker", limits=Limits(wall_s=60, memory_mb=512)) as pool:
+        # As in real use, the job server has imported the judges (sympy: ~70 MB resident), so each
+        # hog process is smaller than the server: the kernel's size-based choice alone would take
+        # the server, and only the out-of-memory scores make it take the candidates.
+        warm = pool.run(Job("sppo_gym.verifiers.math_judge:judge", {"gold": "1/2", "response": "0.5"}))
+        assert warm.ok, (warm.status, warm.detail)
         res = pool.run(Job(f"{ST}:run_python", {"code": MEMORY_HOG, "memory_mb": 512, "timeout": 40}))
         assert res.status != "sandbox_error", (res.status, res.detail)
         assert res.attempts == 1, res  # the container did not die under it
+        after = pool.run(Job(f"{ST}:run_python", {"code": "print(len(b'y' * (300 << 20)))", "memory_mb": 512}))
+        assert after.ok and after.value["stdout"].strip() == str(300 << 20), (after.status, after.value)
+
+
+def test_a_program_that_lowers_its_score_still_gets_a_verdict():
+    """Known limit (docs/THREAT_MODEL.md): an exec'd program is dumpable again and may lower its
+    score to the job server's. Then either the kernel still takes the hogs, or it takes the job
+    server on every attempt and the job ends as ``memory``: never ``sandbox_error``."""
+    code = "open('/proc/self/oom_score_adj', 'w').write('0')\n" + MEMORY_HOG
+    with SandboxPool(size=1, backend="docker", limits=Limits(wall_s=60, memory_mb=512)) as pool:
+        warm = pool.run(Job("sppo_gym.verifiers.math_judge:judge", {"gold": "1/2", "response": "0.5"}))
+        assert warm.ok, (warm.status, warm.detail)
+        res = pool.run(Job(f"{ST}:run_python", {"code": code, "memory_mb": 512, "timeout": 40}))
+        assert res.status in ("ok", "memory"), (res.status, res.detail)
+        assert res.status == "ok" or res.attempts == pool.retries + 1, res
         after = pool.run(Job(f"{ST}:run_python", {"code": "print(len(b'y' * (300 << 20)))", "memory_mb": 512}))
         assert after.ok and after.value["stdout"].strip() == str(300 << 20), (after.status, after.value)
 

@@ -46,6 +46,7 @@ def test_function_candidates_are_zygote_forks_with_fresh_state(sandbox_pool):
         assert "sppo_gym.sandbox.zygote" in info["parent"], info["parent"]
         assert_like_an_exec_d_interpreter(info)
     assert first["uid"] != second["uid"]
+    assert abs(first["uid"] - second["uid"]) > 1  # drawn at random, not the next one (p ~ 3e-5 to fail)
     assert first["random"] != second["random"]  # `random` reseeds in every fork
 
 
