@@ -85,8 +85,10 @@ def grade(response: str, gold: str, problem: str | None = None, numeral_only: bo
     if verdict == "correct":
         try:
             verdict, detail = final_verdict(gold_parsed, pred, problem, numeral_only)
-        except (StepTimeout, RecursionError):
-            pass  # the form could not be judged in budget: the value is right, so it stays correct
+        except (StepTimeout, RecursionError, ArithmeticError, TypeError, ValueError, AttributeError) as e:
+            # the form could not be judged (out of budget, or sympy refused a step): the value is
+            # right and the rules only withhold credit where they can show why, so it stays correct
+            detail = f"final-form check skipped: {type(e).__name__}"
     return _score(verdict, detail, **extra)
 
 
@@ -145,6 +147,14 @@ def warm_up() -> None:
         (r"\boxed{e^{i\pi}}", "-1"),
     ]:
         grade(response, gold)
+    for response, gold, problem in [  # the final-form rules' second parse (math_final)
+        (r"\boxed{70+38}", "108", "What is 70 + 38?"),
+        (r"\boxed{\sqrt{50}}", r"5\sqrt{2}", r"Simplify $\sqrt{50}$."),
+        (r"\boxed{2x + 1 > 7}", r"(3, \infty)", r"Solve $2x + 1 > 7$."),
+        (r"\boxed{\binom{6}{2} + \log_3 81}", "19", r"Compute $\frac{2}{3} \cdot 3!$."),
+    ]:
+        grade(response, gold, problem, numeral_only=False)
+    grade("Answer: 108", "108", "What is 70 + 38?", numeral_only=True)
 
 
 warm_up()
