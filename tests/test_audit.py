@@ -91,10 +91,13 @@ def test_user_suspects_run_alongside_the_battery(tmp_path, monkeypatch) -> None:
     """A python:MODULE:FUNCTION spec (bench's loader) and a plain callable are audited too."""
     (tmp_path / "suspects.py").write_text("def restate(prompt):\n    return prompt.split('is ')[-1].rstrip('?')\n")
     monkeypatch.chdir(tmp_path)
-    report = audit_env(YESNO_ID, n=10, policies=["python:suspects:restate", lambda p, i: "no"], progress=False)
+    report = audit_env(YESNO_ID, n=10, policies=["python:suspects:restate", lambda p, i: "no", lambda p, i: ""],
+                       progress=False)
     by_name = {p.name: p for p in report.policies}
     assert by_name["user:python:suspects:restate"].status == "ok"
-    user_no = next(p for p in report.policies if p.family == "user" and p.name != "user:python:suspects:restate")
+    users = [p for p in report.policies if p.family == "user"]
+    assert len({p.name for p in users}) == 3  # two lambdas keep apart
+    user_no = users[1]
     assert user_no.mean_reward == 0.5 and user_no.coincidences == 5 and user_no.status == "ok"
 
 

@@ -27,6 +27,7 @@ and left out of every mean. The audit's status is ``leak`` if any policy leaks, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -241,7 +242,7 @@ def _respond(policy: AuditPolicy, prompt: str, info: dict) -> str | None:
 def _suspects(policies: Sequence[Suspect], prompts: list[str], *, max_new_tokens: int, device: str,
               batch_size: int, say: Callable[[str], None]) -> list[AuditPolicy]:
     """The user's suspects as audit policies; specs are loaded with bench's policy loader."""
-    out = []
+    out: list[AuditPolicy] = []
     for k, pol in enumerate(policies):
         if isinstance(pol, AuditPolicy):
             out.append(pol)
@@ -253,6 +254,8 @@ def _suspects(policies: Sequence[Suspect], prompts: list[str], *, max_new_tokens
         else:
             raise AuditError(f"policy {pol!r}: give an AuditPolicy, a callable (prompt, info) -> str, or a "
                              "POLICY spec string")
+        if any(p.name == out[-1].name for p in out[:-1]):  # two lambdas, or a spec given twice
+            out[-1] = dataclasses.replace(out[-1], name=f"{out[-1].name}#{k}")
     return out
 
 
