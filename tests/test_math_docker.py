@@ -1,5 +1,7 @@
-"""The math verifier through the real Docker sandbox: a sample of the labelled set, injection
-and tower-of-powers attempts (reward 0, host untouched, pool healthy), and both math envs."""
+"""The math verifier through the real Docker sandbox: a sample of the labelled set (with its
+problem text where a row has one), injection and tower-of-powers attempts (reward 0, host
+untouched, pool healthy), and both math envs. The final-form verdicts on the envs:
+``test_math_final.py``."""
 
 from __future__ import annotations
 
@@ -28,7 +30,9 @@ def assert_healthy(pool) -> None:
 
 def test_labelled_sample_in_sandbox(sandbox_pool) -> None:
     assert len(SAMPLE) >= 40
-    scores = get_verifier("math").verify_batch([(r["response"], {"answer": r["gold"]}) for r in SAMPLE])
+    problems = [{"answer": r["gold"], **({"problem": r["problem"]} if "problem" in r else {})} for r in SAMPLE]
+    assert any("problem" in p for p in problems)  # the final-form rows travel with their problem text
+    scores = get_verifier("math").verify_batch([(r["response"], p) for r, p in zip(SAMPLE, problems, strict=True)])
     got = [(r["id"], s.reward) for r, s in zip(SAMPLE, scores, strict=True)]
     assert got == [(r["id"], float(r["expected"])) for r in SAMPLE], [s.detail for s in scores]
     assert all(s.verdict != "sandbox_error" for s in scores)
