@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import time
 from typing import Any
 
 import sympy
@@ -52,6 +53,9 @@ from .math_parse import Parsed, safe_number
 
 MAX_PROBLEM_CHARS = 6000
 MAX_SPANS = 60
+MAX_SPAN_CHARS = 400
+PROBLEM_PARSE_SECONDS = 1.0
+"""Bounds on reading a problem's expressions (parsed once per problem and job, then cached)."""
 _LATEX_FIX = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=False,
                                  boxed="none", equations=False)
 _NUMERAL = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^[-+]?\.\d+$")
@@ -251,7 +255,10 @@ def problem_expressions(problem: str) -> tuple[frozenset[str], frozenset[str]]:
             bodies.append(body)
     whole: set[str] = set()
     parts: set[str] = set()
-    for body in bodies[:MAX_SPANS]:
+    deadline = time.process_time() + PROBLEM_PARSE_SECONDS
+    for body in [b for b in bodies if len(b) <= MAX_SPAN_CHARS][:MAX_SPANS]:
+        if time.process_time() > deadline:
+            break  # what was parsed so far still counts; the rest cannot be restated
         tree = raw_tree(body)
         if tree is None:
             continue
