@@ -4,9 +4,10 @@ Runs inside the container. A container serves one job at a time, so anything in 
 writable places that does not belong to root (the server) or to a uid the caller still needs
 is a leftover: files in ``/scratch`` and ``/dev/shm``, POSIX message queues in ``/dev/mqueue``,
 and every SysV IPC object (an object's creator may have given it to root with ``IPC_SET``, so
-objects are never selected by owner). ``sweep`` removes them as root, switching the effective uid to the owner of each thing (the server holds no
-CAP_DAC_OVERRIDE/CAP_FOWNER/CAP_IPC_OWNER, but CAP_SETUID lets it act as any owner);
-``leftovers`` is the server's owner-agnostic proof that nothing is left.
+objects are never selected by owner). ``sweep`` removes them as root, switching the effective
+uid to the owner of each thing in turn (the server holds no CAP_DAC_OVERRIDE, CAP_FOWNER or
+CAP_IPC_OWNER, but CAP_SETUID lets it act as any owner); ``leftovers`` is the server's
+owner-agnostic proof that nothing is left.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ SHARED_DIRS = ("/dev/shm",)
 MQUEUE_DIR = "/dev/mqueue"
 IPC_RMID = 0
 _IPC_TABLES = {"shm": "shmctl", "sem": "semctl", "msg": "msgctl"}
+MAX_DEPTH = 64
+"""Deeper directory trees are not emptied: they stay, ``leftovers`` sees them and the container
+is replaced (a bounded walk cannot be turned against the server's stack or its time)."""
 
 
 def all_ipc_objects() -> list[tuple[str, int, int, int]]:
@@ -140,12 +144,14 @@ def _as_owner(uid: int) -> Iterator[None]:
         _set_euid(before)
 
 
-def _empty_dir(path: str) -> None:
+def _empty_dir(path: str, depth: int = 0) -> None:
     """Delete what is inside directory ``path`` (effective uid: its owner), whoever owns the entries.
 
     Unlinking needs write access to the parent (and, when it is sticky, owning it): the owner of
     ``path`` can always grant itself that; sub-directories are emptied as their own owners.
     """
+    if depth > MAX_DEPTH:
+        return
     try:
         os.chmod(path, 0o711)  # owner: full access; others: may reach their own sub-directories
         with os.scandir(path) as it:
@@ -156,7 +162,7 @@ def _empty_dir(path: str) -> None:
         if stat.S_ISDIR(st.st_mode):
             try:
                 with _as_owner(st.st_uid):
-                    _empty_dir(child)
+                    _empty_dir(child, depth + 1)
             except OSError:
                 pass
         try:

@@ -471,7 +471,7 @@ class Server:
             return []
         try:
             cleanup.sweep(self.scratch, set(sweep), shared=self.single_tenant)
-        except OSError:
+        except Exception:  # whatever it could not remove shows in the leftovers below
             self.dirty = True
         left = cleanup.leftovers(self.scratch, set(sweep), shared=self.single_tenant)
         if live and cleanup.uids_alive(live, wait_s=0):

@@ -140,7 +140,7 @@ for p in ("/scratch", "/dev/shm"):
     used.append(st.f_files - st.f_ffree)
 ipc = {k: len(open(f"/proc/sysvipc/{k}").read().splitlines()) - 1 for k in ("shm", "sem", "msg")}
 print({"inodes": used, "ipc": ipc, "mqueue": os.listdir("/dev/mqueue"),
-       "marker": [p for p in ("/scratch/s1-isolation-marker", "/dev/shm/s1-isolation-marker", "/scratch/s1-locked")
+       "marker": [p for p in ("/scratch/s1-isolation-marker", "/dev/shm/s1-isolation-marker", "/scratch/s1-locked", "/scratch/d")
                   if os.path.exists(p)]})
 '''
 
@@ -276,6 +276,32 @@ def test_make_vec_pack_with_attackers_keeps_honest_rewards(sandbox_pool):
         for i in (1, 5):
             assert verdicts[i] == "failed" and rewards[i] == 0, (reward, i, verdicts, rewards)
         assert "sandbox_error" not in verdicts, verdicts
+
+
+DEEP_TREE = r'''
+import os
+os.chdir("/scratch")
+for i in range(3000):                      # deeper than PATH_MAX allows to name, and than Python's stack
+    os.mkdir("d", 0o700)
+    os.chdir("d")
+open("s1-isolation-marker", "w").close()
+os.chdir("/scratch")
+os.chmod("d", 0)
+print("planted")
+'''
+
+
+def test_a_deep_directory_tree_does_not_take_the_server_down():
+    """Leftovers the sweep will not walk (too deep) mean a replaced container, never a dead
+    server or a dirty next job."""
+    with SandboxPool(size=1, backend="docker") as pool:
+        res = pool.run(Job(f"{ST}:run_python", {"code": DEEP_TREE}))
+        assert res.ok and res.value["stdout"].strip() == "planted", (res.status, res.value)
+        assert res.attempts == 1, res
+        left = leftovers(pool)
+        assert left["marker"] == [] and left["ipc"] == {"shm": 0, "sem": 0, "msg": 0}, left
+        assert pool.stats["sandbox_errors"] == 0, pool.stats
+        assert pool.stats["containers_started"] == 2, pool.stats  # too deep to sweep: replaced
 
 
 MEMORY_HOG = r'''
