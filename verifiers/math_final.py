@@ -14,7 +14,8 @@ been found equal to the reference's:
   ``5!``, ``\\log_3 81``, ``\\sin\\frac{\\pi}{6}``), a union that merges, and a one-variable relation
   whose variable is not alone (up to its sign) on one side (``2x + 1 > 7``). Notation is not
   work: a sign (``-5``), a fraction of integers in lowest terms (``\\frac{3}{4}``), a reciprocal
-  (``x^{-1}``, ``\\frac{1}{\\sqrt{2}}``), a reordering (``\\sqrt{2}\\cdot 5``), a decimal (``0.75``).
+  (``x^{-1}``, ``\\frac{1}{\\sqrt{2}}``), a reordering (``\\sqrt{2}\\cdot 5``), a decimal (``0.75``),
+  scientific notation (``2.5 \\times 10^{-3}``; a bare power of ten is work: ``10^2`` for 100).
   The answer is ``unsimplified`` when it holds more work than the reference (so a reference written as
   ``10^{-3}`` accepts ``10^{-3}``). Of an equation chain or ``x = ...`` only the last right-hand
   side counts: ``70 + 38 = 108`` answers 108.
@@ -152,6 +153,8 @@ def _work(node: Any) -> tuple[Any, int]:
         return node, sum(_work(x)[1] for x in node)
     if not isinstance(node, sympy.Basic) or not node.args:
         return node, 0
+    if _is_scientific(node):
+        return node.func(*(_work(a)[0] for a in node.args)), 0
     parts = [_work(a) for a in node.args]
     values = [v for v, _ in parts]
     total = sum(w for _, w in parts)
@@ -192,6 +195,20 @@ def _node_work(node: Any, values: list, value: Any) -> int:
     if all(getattr(v, "is_number", False) for v in values) and not value.has(node.func):
         return 1  # a function of constants that evaluation removes (binomial, factorial, log_3 81, ...)
     return 0
+
+
+def _is_scientific(node: Any) -> bool:
+    """Scientific notation is a numeral: ``m \\times 10^{n}`` with a literal ``1 <= m < 10``."""
+    if not isinstance(node, sympy.Mul):
+        return False
+    args = [a for a in node.args if a != -1]
+    if len(args) != 2 or len(node.args) - len(args) > 1:
+        return False
+    for m, p in (args, args[::-1]):
+        if (isinstance(m, Lit) and 1 <= m.value < 10 and isinstance(p, sympy.Pow) and isinstance(p.base, Lit)
+                and p.base.value == 10 and _int_literal(p.exp) is not None):
+            return True
+    return False
 
 
 def _is_variable(side: Any) -> bool:
