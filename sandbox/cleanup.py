@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import stat
 import time
@@ -154,28 +155,32 @@ def _empty_dir(path: str, depth: int = 0) -> None:
         return
     try:
         os.chmod(path, 0o711)  # owner: full access; others: may reach their own sub-directories
-        with os.scandir(path) as it:
-            entries = [(e.path, e.stat(follow_symlinks=False)) for e in it]
+        with os.scandir(path) as it:  # streamed: a directory of a million entries costs no memory here
+            for entry in it:
+                try:
+                    _remove_entry(entry.path, entry.stat(follow_symlinks=False), depth)
+                except OSError:
+                    continue
     except OSError:
         return
-    for child, st in entries:
-        if stat.S_ISDIR(st.st_mode):
-            try:
-                with _as_owner(st.st_uid):
-                    _empty_dir(child, depth + 1)
-            except OSError:
-                pass
+
+
+def _remove_entry(path: str, st: os.stat_result, depth: int) -> None:
+    """Remove ``path`` (its parent writable by the current effective uid); a directory is first
+    emptied by its own owner."""
+    if stat.S_ISDIR(st.st_mode):
         try:
-            if stat.S_ISDIR(st.st_mode):
-                os.rmdir(child)
-            else:
-                os.unlink(child)
+            with _as_owner(st.st_uid):
+                _empty_dir(path, depth + 1)
         except OSError:
             pass
+        os.rmdir(path)
+    else:
+        os.unlink(path)
 
 
-def _foreign_entries(dirs: list[str], keep: set[int]) -> list[tuple[str, os.stat_result]]:
-    found = []
+def _foreign_entries(dirs: list[str], keep: set[int]) -> Iterator[tuple[str, os.stat_result]]:
+    """Top-level entries of ``dirs`` owned by none of ``keep`` (streamed)."""
     for d in dirs:
         try:
             with os.scandir(d) as it:
@@ -185,10 +190,9 @@ def _foreign_entries(dirs: list[str], keep: set[int]) -> list[tuple[str, os.stat
                     except OSError:
                         continue
                     if st.st_uid not in keep:
-                        found.append((entry.path, st))
+                        yield entry.path, st
         except OSError:
             continue
-    return found
 
 
 def sweep(scratch: str, keep_uids: set[int], *, shared: bool = True) -> None:
@@ -219,25 +223,18 @@ def sweep(scratch: str, keep_uids: set[int], *, shared: bool = True) -> None:
     # The shared places are root's sticky directories: root may unlink any top-level entry once
     # the entry's owner has emptied it.
     for path, st in _foreign_entries([scratch, *(SHARED_DIRS if shared else ())], keep):
-        if stat.S_ISDIR(st.st_mode):
-            try:
-                with _as_owner(st.st_uid):
-                    _empty_dir(path)
-            except OSError:
-                pass
         try:
-            if stat.S_ISDIR(st.st_mode):
-                os.rmdir(path)
-            else:
-                os.unlink(path)
+            _remove_entry(path, st, 0)
         except OSError:
             pass
 
 
-def leftovers(scratch: str, keep_uids: set[int], *, shared: bool = True) -> list[str]:
-    """What a sweep should have removed but is still there (empty when the container is clean)."""
+def leftovers(scratch: str, keep_uids: set[int], *, shared: bool = True, limit: int = 20) -> list[str]:
+    """What a sweep should have removed but is still there (empty when the container is clean;
+    at most ``limit`` names of files and directories, which suffice to say it is not)."""
     keep = {0, *keep_uids}
-    left = [path for path, _ in _foreign_entries([scratch, *(SHARED_DIRS if shared else ())], keep)]
+    left = [path for path, _ in itertools.islice(
+        _foreign_entries([scratch, *(SHARED_DIRS if shared else ())], keep), limit)]
     if not shared:
         return left
     try:
