@@ -173,7 +173,8 @@ def batch_stats(batch: Rollout, values: torch.Tensor | None, algo: Algorithm) ->
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    """Run training; writes metrics.csv, reward.png (and curriculum.png), checkpoint.pt, summary.json, final/."""
+    """Run training; writes metrics.csv, reward.png (and curriculum.png), checkpoint.pt, summary.json,
+    samples.json, final/."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
