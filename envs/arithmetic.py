@@ -31,7 +31,7 @@ answer statement, else the last expression, and of a worked chain its last value
 "Answer: 85" or "The sum is 85." earn 1, while "85 or 86" earns 0 (hedged).
 
 ## Reward
-1.0 when the extracted answer is a numeral (sign, digits, decimal point, a fraction bar; the
+1.0 when the extracted answer is a numeral (sign, digits, decimal point, a fraction bar in lowest terms; the
 verifier option ``numeral_only``) equal to the reference (``0.75`` for ``3/4`` too), else 0.0.
 Restating the question earns nothing: "47 + 38 = ?", ``\\boxed{47+38}`` or "Answer: 47 + 38" is
 ``restated``; any other expression of the right value (``40 + 45``) is ``unsimplified``.

@@ -30,7 +30,8 @@ Reward
 Episode end
     After one step (``terminated=True``).
 Version history
-    v0: initial version.
+    v0: initial version. Verifier ``reasoning_gym/2`` (see ``info["versions"]``): binary by
+    default; under ``reasoning_gym/1`` partial credit was on by default.
 
 >>> import gymnasium, sppo_gym.envs
 >>> env = gymnasium.make("sppo_gym/ReasoningGym-v0", task="basic_arithmetic")

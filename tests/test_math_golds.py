@@ -173,6 +173,13 @@ DOCKER_CASES = [
 ]
 
 
+@pytest.mark.parametrize("response", [r"\sum_{i=1}^{3} i", r"\prod_{i=1}^{2} i", r"\int_{0}^{i} x dx"])
+def test_model_text_sympy_refuses_is_a_parse_error(response: str) -> None:
+    # sympy rejects a sum over the imaginary unit (the index i becomes I): the reply's problem, not the judge's
+    assert grade(response, "6")["verdict"] in {"parse_error", "wrong"}
+
+
+
 @pytest.mark.docker
 def test_reference_forms_in_sandbox(sandbox_pool) -> None:
     scores = get_verifier("math").verify_batch([(r, {"answer": g}) for g, r, _ in DOCKER_CASES])

@@ -39,13 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from .audit_policies import AuditPolicy, battery, env_kind
+from .bench import SANDBOX_ERROR
 
 #: A no-work policy whose mean reward (coincidences left out) exceeds this leaks. 0.05 = more than
 #: one problem in twenty paid for no work: well above what honest partial credit gives a restated
 #: or empty answer (reasoning-gym's default scorer pays len(reference)/len(answer) when the answer
 #: contains the reference, ~0.01 for a restated prompt), yet a reward that a policy could climb.
 LEAK_THRESHOLD = 0.05
-SANDBOX_ERROR = "sandbox_error"
 #: Recorded when a user's verifier callable raises on a reply (no reward at all; not a pass).
 VERIFIER_RAISED = "verifier_raised"
 UNJUDGED = frozenset({SANDBOX_ERROR, VERIFIER_RAISED})
@@ -262,9 +262,8 @@ def _suspects(policies: Sequence[Suspect], prompts: list[str], *, max_new_tokens
 def _from_spec(spec: str, prompts: list[str], *, max_new_tokens: int, device: str, batch_size: int,
                say: Callable[[str], None]) -> AuditPolicy:
     """Generate every prompt's reply with a bench POLICY (greedy), then serve them by prompt."""
-    from .policies import Sampling, make_policy, parse_spec
+    from .policies import Sampling, make_policy
 
-    parse_spec(spec)
     pol = make_policy(spec, device=device, batch_size=batch_size, say=say)
     try:
         unique = list(dict.fromkeys(prompts))

@@ -7,13 +7,13 @@ inconclusive (every reply of some policy ended in a sandbox error or a verifier 
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from .bench_cli import slug
 
 _DOC = "\n\n".join((
     "Audit an env's reward: run a battery of policies that do no work (the prompt echoed, its numbers "
@@ -29,7 +29,7 @@ _DOC = "\n\n".join((
 
 def default_out(env_id: str) -> Path:
     """``runs/audit/<env>``: audits of different envs do not collide by default."""
-    return Path("runs") / "audit" / (re.sub(r"[^A-Za-z0-9._-]+", "-", env_id).strip("-") or "env")
+    return Path("runs") / "audit" / slug(env_id, "env")
 
 
 def audit_command(
@@ -48,16 +48,14 @@ def audit_command(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     from .audit import LEAK_THRESHOLD, AuditError, audit_env, report_table
+    from .bench import parse_envs
+    from .bench_store import BenchError
 
     try:
-        kwargs = json.loads(env_kwargs)
-    except json.JSONDecodeError as e:
-        typer.echo(f"error: --env-kwargs {env_kwargs!r} is not valid JSON ({e.msg}); "
-                   """write e.g. '{"difficulty": 2}'""", err=True)
+        kwargs = parse_envs([env], [env_kwargs])[0].kwargs
+    except BenchError as e:
+        typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    if not isinstance(kwargs, dict):
-        typer.echo(f"error: --env-kwargs must be a JSON object, got {env_kwargs!r}", err=True)
-        raise typer.Exit(2)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local models come from disk only
     try:
         report = audit_env(env, kwargs, n, policy or [], threshold=LEAK_THRESHOLD if threshold is None else threshold,

@@ -27,8 +27,12 @@ _DOC = "\n\n".join((
 
 def default_out(policy: str) -> Path:
     """``runs/bench/<policy>``: runs of different policies do not collide by default."""
-    name = Path(policy).name if Path(policy).is_dir() else policy
-    return Path("runs") / "bench" / (re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "policy")
+    return Path("runs") / "bench" / slug(Path(policy).name if Path(policy).is_dir() else policy, "policy")
+
+
+def slug(name: str, fallback: str) -> str:
+    """``name`` as one safe path component (runs of other characters become ``-``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or fallback
 
 
 def bench_command(

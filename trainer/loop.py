@@ -248,7 +248,6 @@ def progress(cfg: TrainConfig, start: int) -> Any:
 
 def save_checkpoint(run: Run, step: int, wall: float, before: Evaluation | None) -> None:
     ckpt.save(Path(run.cfg.out), step=step, wall_s=wall, config=run.cfg.model_dump(),
-              accuracy_before=before.accuracy if before is not None else None,
               eval_before=asdict(before) if before is not None else None,
               policy=run.policy.state_dict(), opt=run.opt.state_dict(),
               critic=run.critic.state_dict() if run.critic is not None else None,

@@ -63,21 +63,17 @@ def grade(response: str, gold: str, problem: str | None = None, numeral_only: bo
     ``problem``: the problem text, when known (the ``restated`` rule needs it, and it tells
     whether a decimal was asked for). ``numeral_only``: only a numeral counts as an answer.
     """
-    try:
-        gold_parsed = classify_gold(extract_gold(gold))
-    except ParseError as e:
-        return _score("judge_error", f"reference answer unparseable: {e}")
+    gold_parsed = classify_gold(extract_gold(gold))  # never raises: an unreadable gold is compared as text
     found = extract_answer(response)
     if found is None:
         return _score("no_answer", "no final answer found")
     extra = {"extracted": found.text[:200], "source": found.source}
     try:
-        pred = _parse_pred(found.text, found.source, gold_parsed)
-    except ParseError as e:
-        return _score("parse_error", str(e), **extra)
+        pred = _as_tuple(_parse_pred(found.text, found.source, gold_parsed), gold_parsed)
     except RecursionError:
         return _score("parse_error", "expression too deeply nested", **extra)
-    pred = _as_tuple(pred, gold_parsed)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as e:  # ParseError, or sympy refusing
+        return _score("parse_error", str(e) or type(e).__name__, **extra)      # model text (\sum_{i=1}^{3} i)
     try:
         verdict, detail = compare(gold_parsed, pred)
     except (StepTimeout, RecursionError) as e:
