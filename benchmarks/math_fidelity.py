@@ -1,7 +1,7 @@
 """Fidelity and throughput of the ``math`` verifier vs plain ``math_verify`` on the labelled set.
 
 Agreement: the fraction of (gold, response, expected) rows of
-``verifiers/data/math_equivalence.jsonl`` where the verifier's reward equals the hand label,
+``verifiers/math/data/math_equivalence.jsonl`` where the verifier's reward equals the hand label,
 per category and overall, for both verifiers on the same pairs in the same run.
 
 * ours: ``get_verifier("math").verify_batch`` through the real sandbox pool (Docker unless
@@ -32,7 +32,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1] / "verifiers" / "data" / "math_equivalence.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "verifiers" / "math" / "data" / "math_equivalence.jsonl"
 ROW_LIMIT_S = 20.0
 UNSAFE_FOR_MV = {"adversarial", "regression"}  # may hang Math-Verify in-process
 
@@ -44,7 +44,7 @@ def load_rows() -> list[dict]:
 def mv_reward(row: dict) -> float:
     """Plain Math-Verify on one row (gold wrapped in ``$...$`` as its README asks)."""
     from math_verify import parse, verify
-    from sppo_gym.verifiers.math_extract import extract_gold
+    from sppo_gym.verifiers.math.extract import extract_gold
 
     gold = parse(f"${extract_gold(row['gold'])}$")
     pred = parse(row["response"])

@@ -1,6 +1,6 @@
-"""In-process CPU cost of the math verifier's final-form rules (``verifiers/math_final.py``).
+"""In-process CPU cost of the math verifier's final-form rules (``verifiers/math/final.py``).
 
-Grades every pair of ``verifiers/data/math_equivalence.jsonl`` with ``math_judge.grade`` three
+Grades every pair of ``verifiers/math/data/math_equivalence.jsonl`` with ``math_judge.grade`` three
 ways -- rules off, rules on without problem text, rules on with it -- and prints pairs per CPU
 second (best of ``--repeats``; the rules' parse caches are cleared before every pass, as in a fresh
 sandbox job)::
@@ -15,10 +15,10 @@ import json
 import time
 from pathlib import Path
 
-import sppo_gym.verifiers.math_final as math_final
-import sppo_gym.verifiers.math_judge as math_judge
+import sppo_gym.verifiers.math.final as math_final
+import sppo_gym.verifiers.math.judge as math_judge
 
-DATA = Path(__file__).resolve().parents[1] / "verifiers" / "data" / "math_equivalence.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "verifiers" / "math" / "data" / "math_equivalence.jsonl"
 
 
 def one_pass(rows: list[dict], rules: bool, with_problem: bool) -> float:

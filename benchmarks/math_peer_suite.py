@@ -2,7 +2,7 @@
 
 Math-Verify (HuggingFace's math answer checker) keeps a regression suite of (gold, prediction,
 expected) triples in its ``tests/``. This benchmark asks how often
-``sppo_gym.verifiers.math_judge.grade(prediction, gold)`` reaches the same verdict as that suite:
+``sppo_gym.verifiers.math.judge.grade(prediction, gold)`` reaches the same verdict as that suite:
 a case agrees when ``reward == 1.0`` exactly where the suite expects a match. Agreement is not
 correctness: where this verifier's rules differ on purpose (an unevaluated ``(9+1)`` for ``10``
 earns no reward here, Math-Verify accepts it) a disagreement is the intended outcome; ``--show``
@@ -156,7 +156,7 @@ def default_config(cases: list[dict]) -> list[dict]:
 
 def judge(cases: list[dict]) -> dict:
     """Grade every case with our verifier; agreement overall and per test module."""
-    from sppo_gym.verifiers.math_judge import grade
+    from sppo_gym.verifiers.math.judge import grade
 
     verdicts: Counter = Counter()
     per_module: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from sppo_gym.envs.python_tests import humaneval_rows
-from sppo_gym.verifiers.python_tests import PythonTestsVerifier, reference_source
+from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier, reference_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from test_code_speed import DISTINCT, FAST, SLOW

@@ -1,5 +1,5 @@
 """Composed rewards for envs: parse ``verifier=[...]`` / ``extra_verifiers=[...]`` entries (validated,
-with errors that name the bad entry) and build a :class:`~sppo_gym.verifiers.compose.ComposedVerifier`.
+with errors that name the bad entry) and build a :class:`~sppo_gym.verifiers.composition.composed.ComposedVerifier`.
 
 Entries (tuples or lists, so that they can come from JSON, e.g. ``--env-kwargs``)::
 
@@ -9,7 +9,7 @@ Entries (tuples or lists, so that they can come from JSON, e.g. ``--env-kwargs``
     (name, weight, options)   shorthand for ((name, options), weight)
 
 Weights are finite numbers > 0. The first entry of ``register_task(verifier=[...])`` is the
-outcome verifier, which gates the others (see ``sppo_gym.verifiers.compose``). For built-in envs,
+outcome verifier, which gates the others (see ``sppo_gym.verifiers.composition.composed``). For built-in envs,
 ``gym.make(id, extra_verifiers=[...], gate=True)`` composes the env's own verifier (weight 1,
 the outcome) with the extra entries. Components are reported under their name ("math",
 "format"; a callable under its ``__name__``), with ``_2``, ``_3`` ... appended to repeats.
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sppo_gym.verifiers import Verifier
-from sppo_gym.verifiers.compose import Component, ComposedVerifier
+from sppo_gym.verifiers.composition.composed import Component, ComposedVerifier
 from sppo_gym.verifiers.registry import BUILTIN
 
 

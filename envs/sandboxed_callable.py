@@ -67,9 +67,9 @@ def function_source(fn: Callable, where: str = "register_task") -> tuple[str, st
 
 
 class SandboxedCallableVerifier(Verifier):
-    """Sends the function's source and each (response, problem) to ``callable_judge``."""
+    """Sends the function's source and each (response, problem) to ``composition.callable_judge``."""
 
-    entry = "sppo_gym.verifiers.callable_judge:judge"
+    entry = "sppo_gym.verifiers.composition.callable_judge:judge"
 
     def __init__(self, fn: Callable, *, label: str, max_chars: int, timeout_s: float | None = None):
         limits = None

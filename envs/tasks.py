@@ -15,7 +15,7 @@ Example (tested in ``tests/test_envs_tasks.py``; also in the README)::
 A verifier callable ``(response, problem) -> float`` is *trusted code*: by default it runs in
 your own process, like the rest of your script. If it must run something untrusted (the model's
 code), it should submit that work to the sandbox itself, e.g.
-``sppo_gym.sandbox.get_pool().run(Job("sppo_gym.verifiers.code_judge:judge", payload))``, or use a
+``sppo_gym.sandbox.get_pool().run(Job("sppo_gym.verifiers.code.python_tests_judge:judge", payload))``, or use a
 built-in verifier. With ``sandboxed=True`` the callable itself runs inside the sandbox, in a
 candidate process (see :mod:`sppo_gym.envs.sandboxed_callable` for what the function may use).
 

@@ -35,6 +35,9 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 IMAGE_PYTHON = "3.11"
 """Debian bookworm's python3: the interpreter the downloaded wheels must fit."""
 LABEL = "sppo-gym.sandbox"
+HOST_ONLY_VERIFIERS = ("coq/theorems.py", "coq/lemmas.py", "math/data")
+"""Parts of ``verifiers/`` that no judge imports (the Coq theorem-set generator, the labelled math
+test set): left out of the image and its tag, so editing them neither ships nor rebuilds anything."""
 _SKIP_DIRS = {"__pycache__"}  # and every dot-folder (.pytest_cache, ...)
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 _PLATFORMS = {
@@ -64,13 +67,14 @@ def _package_dir(name: str) -> Path:
 
 
 def _source_files(root: Path, prefix: str, skip: tuple[str, ...] = ()) -> Iterator[tuple[str, Path]]:
-    """Files under ``root`` (sorted, no bytecode or dot-files), minus the top-level folders ``skip``."""
+    """Files under ``root`` (sorted, no bytecode or dot-files), minus ``skip`` (folders or files,
+    as paths relative to ``root``)."""
     for dirpath, dirnames, filenames in os.walk(root):
-        top = Path(dirpath) == root
+        here = Path(dirpath).relative_to(root)
         dirnames[:] = sorted(d for d in dirnames
-                             if d not in _SKIP_DIRS and not d.startswith(".") and not (top and d in skip))
+                             if d not in _SKIP_DIRS and not d.startswith(".") and (here / d).as_posix() not in skip)
         for fname in sorted(filenames):
-            if fname.endswith(_SKIP_SUFFIXES) or fname.startswith("."):
+            if fname.endswith(_SKIP_SUFFIXES) or fname.startswith(".") or (here / fname).as_posix() in skip:
                 continue
             path = Path(dirpath) / fname
             yield f"{prefix}/{path.relative_to(root).as_posix()}", path
@@ -84,7 +88,7 @@ def image_inputs() -> list[tuple[str, Path]]:
     files = [("Dockerfile", image_dir() / "Dockerfile"), ("requirements.txt", image_dir() / "requirements.txt")]
     # sandbox/image/ (this Dockerfile and pins) is build input, not image content.
     files.extend(_source_files(_package_dir("sandbox"), "src/sppo_gym/sandbox", skip=("image",)))
-    files.extend(_source_files(_package_dir("verifiers"), "src/sppo_gym/verifiers"))
+    files.extend(_source_files(_package_dir("verifiers"), "src/sppo_gym/verifiers", skip=HOST_ONLY_VERIFIERS))
     return sorted(files)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sppo_gym.verifiers.code_extract import extract_code, fenced_blocks
-from sppo_gym.verifiers.code_testprog import AssertTally, TestProgram
-from sppo_gym.verifiers.python_tests import MAX_PACK, pack_size_for, split_prompt
-from sppo_gym.verifiers.stdio_judge import normalise, outputs_match
+from sppo_gym.verifiers.code.extract import extract_code, fenced_blocks
+from sppo_gym.verifiers.code.python_tests import MAX_PACK, pack_size_for, split_prompt
+from sppo_gym.verifiers.code.stdio_judge import normalise, outputs_match
+from sppo_gym.verifiers.code.testprog import AssertTally, TestProgram
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,7 @@ def test_pack_size(n, containers, k):
 
 
 def test_fence_info_string_and_a_long_unclosed_line():
-    from sppo_gym.verifiers.code_extract import fenced_blocks
+    from sppo_gym.verifiers.code.extract import fenced_blocks
 
     assert fenced_blocks("```  Python3 extra words\nx = 1\n```") == [("python3", "x = 1")]
     assert fenced_blocks("```\ny\n```") == [("", "y")]

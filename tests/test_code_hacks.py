@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sppo_gym.sandbox import Job, Limits, SandboxPool
 from sppo_gym.verifiers.base import score_from_result
-from sppo_gym.verifiers.python_tests import PythonTestsVerifier
-from sppo_gym.verifiers.stdio import StdioVerifier
+from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier
+from sppo_gym.verifiers.code.stdio import StdioVerifier
 
 pytestmark = pytest.mark.docker
 

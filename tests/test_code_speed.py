@@ -10,7 +10,7 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 import sppo_gym.envs  # noqa: F401  (registers the ids)
-from sppo_gym.verifiers.python_tests import PythonTestsVerifier
+from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier
 
 N = 1500
 DISTINCT = {

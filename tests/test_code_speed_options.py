@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 import sppo_gym.envs  # noqa: F401  (registers the ids)
-from sppo_gym.verifiers.python_tests import PythonTestsVerifier, reference_source
+from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier, reference_source
 
 ROW = {"task_id": "t/add", "prompt": "Write add(a, b).", "entry_point": "add", "test": "assert add(1, 2) == 3\n"}
 

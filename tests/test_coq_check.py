@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sppo_gym.verifiers.coq_backend import ProofTask, StepResult
-from sppo_gym.verifiers.coq_check import CoqBackend
+from sppo_gym.verifiers.coq.backend import ProofTask, StepResult
+from sppo_gym.verifiers.coq.check import CoqBackend
 
 pytestmark = pytest.mark.skipif(shutil.which("coqc") is None, reason="needs coqc (Debian package coq) on this machine")
 

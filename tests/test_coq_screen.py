@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sppo_gym.verifiers.coq import CoqVerifier, extract_proof
-from sppo_gym.verifiers.coq_backend import ProofTask
-from sppo_gym.verifiers.coq_check import (
+from sppo_gym.verifiers.coq.backend import ProofTask
+from sppo_gym.verifiers.coq.check import (
     axiom_allowed,
     candidate_source,
     clean_statement,
@@ -13,7 +12,8 @@ from sppo_gym.verifiers.coq_check import (
     parse_coqchk,
     verdict_source,
 )
-from sppo_gym.verifiers.coq_screen import screen, sentences, split_preamble, states_theorem
+from sppo_gym.verifiers.coq.screen import screen, sentences, split_preamble, states_theorem
+from sppo_gym.verifiers.coq.verifier import CoqVerifier, extract_proof
 
 HONEST = [
     "intros n. induction n; simpl; auto.",

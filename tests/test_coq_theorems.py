@@ -13,16 +13,16 @@ import pytest
 import sppo_gym.envs  # noqa: F401  (registers the ids)
 from sppo_gym.envs.coq_proof import BUILTIN_JSONL, CoqProofEnv
 from sppo_gym.verifiers import get_verifier
-from sppo_gym.verifiers.coq_check import clean_statement
-from sppo_gym.verifiers.coq_screen import screen
-from sppo_gym.verifiers.coq_theorems import build
+from sppo_gym.verifiers.coq.check import clean_statement
+from sppo_gym.verifiers.coq.screen import screen
+from sppo_gym.verifiers.coq.theorems import build
 
 ROWS = build()
 
 
 def test_data_file_is_the_generator_output():
     lines = Path(BUILTIN_JSONL).read_text(encoding="utf-8").splitlines()
-    assert [json.loads(line) for line in lines] == ROWS, "regenerate: python -m sppo_gym.verifiers.coq_theorems"
+    assert [json.loads(line) for line in lines] == ROWS, "regenerate: python -m sppo_gym.verifiers.coq.theorems"
 
 
 def test_set_is_large_graded_and_well_formed():

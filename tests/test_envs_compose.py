@@ -8,8 +8,8 @@ import json
 import gymnasium as gym
 import pytest
 from sppo_gym.envs import register_task
-from sppo_gym.verifiers.exact import ExactVerifier
-from sppo_gym.verifiers.format import FormatVerifier
+from sppo_gym.verifiers.format.exact import ExactVerifier
+from sppo_gym.verifiers.format.verifier import FormatVerifier
 
 CAPITALS = [
     {"task_id": "fr", "country": "France", "answer": "Paris"},

@@ -63,7 +63,7 @@ def test_bad_task_or_config(kwargs, error, message):
 
 @pytest.mark.docker
 def test_reference_answers_score_one(sandbox_pool):
-    from sppo_gym.verifiers.reasoning_gym import ReasoningGymVerifier
+    from sppo_gym.verifiers.reasoning_gym.verifier import ReasoningGymVerifier
 
     tasks = sample_tasks()
     assert len(tasks) >= 20

@@ -29,10 +29,10 @@ from sppo_gym.sandbox import Job, JobResult, Limits, plaindata
 from sppo_gym.sandbox.channel import MAX_CONTAINERS, Channel
 from sppo_gym.sandbox.protocol import COUNT_ABOVE, FrameReader, ProtocolError, encode, loads
 from sppo_gym.verifiers.base import score_from_result, score_from_value
-from sppo_gym.verifiers.python_tests import PythonTestsVerifier, unpack
+from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier, unpack
+from sppo_gym.verifiers.code.stdio import StdioVerifier
+from sppo_gym.verifiers.code.stdio_judge import outputs_match
 from sppo_gym.verifiers.score import VERDICTS
-from sppo_gym.verifiers.stdio import StdioVerifier
-from sppo_gym.verifiers.stdio_judge import outputs_match
 
 JUDGE_FAILURES = {"judge_error", "sandbox_error"}
 

@@ -14,11 +14,11 @@ import pytest
 import sppo_gym.envs  # noqa: F401  (registers the ids)
 from sppo_gym.sandbox import Job
 from sppo_gym.verifiers import get_verifier
-from sppo_gym.verifiers.math_extract import extract_gold
+from sppo_gym.verifiers.math.extract import extract_gold
 
 pytestmark = pytest.mark.docker
 
-DATA = Path(__file__).resolve().parents[1] / "verifiers" / "data" / "math_equivalence.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "verifiers" / "math" / "data" / "math_equivalence.jsonl"
 ROWS = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
 SAMPLE = ROWS[::9]  # ~40 rows, every category
 

@@ -1,4 +1,4 @@
-"""The labelled math equivalence set (verifiers/data/math_equivalence.jsonl), in-process.
+"""The labelled math equivalence set (verifiers/math/data/math_equivalence.jsonl), in-process.
 
 Each row is (gold, response, expected) written by hand as a careful human grader would judge
 it, with Math-Verify's published issues as regressions. A row may carry the ``problem`` text
@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sppo_gym.verifiers.math_judge import grade
+from sppo_gym.verifiers.math.judge import grade
 
-DATA = Path(__file__).resolve().parents[1] / "verifiers" / "data" / "math_equivalence.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "verifiers" / "math" / "data" / "math_equivalence.jsonl"
 ROWS = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
 CATEGORIES = {
     "regression", "extraction", "hedging", "numbers", "plain_text", "mixed_numbers", "text_choice",

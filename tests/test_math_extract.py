@@ -7,9 +7,9 @@ import pytest
 from sppo_gym.envs import arithmetic
 from sppo_gym.envs.problems import item_rng
 from sppo_gym.verifiers import get_verifier
-from sppo_gym.verifiers.exact import normalize
-from sppo_gym.verifiers.math_extract import extract_answer, extract_gold, last_boxed
-from sppo_gym.verifiers.math_judge import grade
+from sppo_gym.verifiers.format.exact import normalize
+from sppo_gym.verifiers.math.extract import extract_answer, extract_gold, last_boxed
+from sppo_gym.verifiers.math.judge import grade
 
 
 @pytest.mark.parametrize(("response", "text", "source"), [
@@ -124,7 +124,7 @@ def test_arithmetic_bad_difficulty() -> None:
 def test_brace_partners_agree_with_matching_brace_on_random_text():
     import random
 
-    from sppo_gym.verifiers.math_extract import brace_partners, matching_brace
+    from sppo_gym.verifiers.math.extract import brace_partners, matching_brace
 
     rng = random.Random(0)
     for _ in range(300):

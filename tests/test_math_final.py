@@ -9,8 +9,8 @@ import pytest
 import sppo_gym.envs  # noqa: F401  (registers the ids)
 from sppo_gym.envs import register_task
 from sppo_gym.verifiers import get_verifier
-from sppo_gym.verifiers.math_final import is_numeral, raw_tree, work
-from sppo_gym.verifiers.math_judge import grade, judge
+from sppo_gym.verifiers.math.final import is_numeral, raw_tree, work
+from sppo_gym.verifiers.math.judge import grade, judge
 from sppo_gym.verifiers.score import VERDICTS
 
 NOT_FINAL = {"restated", "unsimplified"}

@@ -10,9 +10,9 @@ import random
 
 import pytest
 from sppo_gym.verifiers import get_verifier
-from sppo_gym.verifiers.math_extract import extract_answer, extract_gold
-from sppo_gym.verifiers.math_judge import grade
-from sppo_gym.verifiers.math_parse import classify_gold, delabel, is_label
+from sppo_gym.verifiers.math.extract import extract_answer, extract_gold
+from sppo_gym.verifiers.math.judge import grade
+from sppo_gym.verifiers.math.parse import classify_gold, delabel, is_label
 
 LABELLED = [  # (gold, response, reward)
     (r"$(p,q)=(3,2)$", r"\boxed{(3, 2)}", 1.0),

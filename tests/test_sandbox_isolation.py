@@ -23,8 +23,8 @@ import sppo_gym.envs  # noqa: F401  (registers the ids)
 from sppo_gym.sandbox import Job, Limits, SandboxPool
 from sppo_gym.sandbox import pool as pool_module
 from sppo_gym.sandbox.pool import set_pool
-from sppo_gym.verifiers.python_tests import PythonTestsVerifier
-from sppo_gym.verifiers.stdio import StdioVerifier
+from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier
+from sppo_gym.verifiers.code.stdio import StdioVerifier
 
 pytestmark = pytest.mark.docker
 
@@ -333,7 +333,7 @@ def test_filling_the_container_kills_the_candidate_not_the_server(baseline):
         # As in real use, the job server has imported the judges (sympy: ~70 MB resident), so each
         # hog process is smaller than the server: the kernel's size-based choice alone would take
         # the server, and only the out-of-memory scores make it take the candidates.
-        warm = pool.run(Job("sppo_gym.verifiers.math_judge:judge", {"gold": "1/2", "response": "0.5"}))
+        warm = pool.run(Job("sppo_gym.verifiers.math.judge:judge", {"gold": "1/2", "response": "0.5"}))
         assert warm.ok, (warm.status, warm.detail)
         res = pool.run(Job(f"{ST}:run_python", {"code": MEMORY_HOG, "memory_mb": 512, "timeout": 40}))
         assert res.status != "sandbox_error", (res.status, res.detail)
@@ -348,7 +348,7 @@ def test_a_program_that_lowers_its_score_still_gets_a_verdict():
     server on every attempt and the job ends as ``memory``: never ``sandbox_error``."""
     code = "open('/proc/self/oom_score_adj', 'w').write('0')\n" + MEMORY_HOG
     with SandboxPool(size=1, backend="docker", limits=Limits(wall_s=60, memory_mb=512)) as pool:
-        warm = pool.run(Job("sppo_gym.verifiers.math_judge:judge", {"gold": "1/2", "response": "0.5"}))
+        warm = pool.run(Job("sppo_gym.verifiers.math.judge:judge", {"gold": "1/2", "response": "0.5"}))
         assert warm.ok, (warm.status, warm.detail)
         res = pool.run(Job(f"{ST}:run_python", {"code": code, "memory_mb": 512, "timeout": 40}))
         assert res.status in ("ok", "memory"), (res.status, res.detail)

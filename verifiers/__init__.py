@@ -1,7 +1,7 @@
 """Verifiers: turn (response, problem) into a Score. They know nothing about Gymnasium.
 
 The public names load on first use (PEP 562), so that a candidate-side module such as
-``code_candidate`` can be imported inside the sandbox without the host-side machinery.
+``code.candidate`` can be imported inside the sandbox without the host-side machinery.
 """
 
 from __future__ import annotations

@@ -8,12 +8,12 @@ from typing import Any
 from .base import Verifier
 
 BUILTIN: dict[str, str] = {
-    "math": "sppo_gym.verifiers.math:MathVerifier",
-    "exact": "sppo_gym.verifiers.exact:ExactVerifier",
-    "python_tests": "sppo_gym.verifiers.python_tests:PythonTestsVerifier",
-    "stdio": "sppo_gym.verifiers.stdio:StdioVerifier",
-    "coq": "sppo_gym.verifiers.coq:CoqVerifier",
-    "format": "sppo_gym.verifiers.format:FormatVerifier",
+    "math": "sppo_gym.verifiers.math.verifier:MathVerifier",
+    "exact": "sppo_gym.verifiers.format.exact:ExactVerifier",
+    "python_tests": "sppo_gym.verifiers.code.python_tests:PythonTestsVerifier",
+    "stdio": "sppo_gym.verifiers.code.stdio:StdioVerifier",
+    "coq": "sppo_gym.verifiers.coq.verifier:CoqVerifier",
+    "format": "sppo_gym.verifiers.format.verifier:FormatVerifier",
 }
 
 

@@ -97,7 +97,7 @@ def _failure(completed: Any, index: int) -> tuple[str, str] | None:
 
 
 def judge(payload: dict, ctx: Any) -> dict:
-    """Entry point ``sppo_gym.verifiers.stdio_judge:judge`` (payload built by StdioVerifier)."""
+    """Entry point ``sppo_gym.verifiers.code.code.stdio_judge:judge`` (payload built by StdioVerifier)."""
     tests = payload["tests"]
     timeout, tol, partial = float(payload.get("timeout_s", 2.0)), payload.get("float_tol"), payload.get("partial")
     source = payload["source"].encode("utf-8")

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import Verifier
-from .score import Score
+from ..base import Verifier
+from ..score import Score
 
 
 @dataclass(frozen=True)

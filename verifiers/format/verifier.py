@@ -36,9 +36,9 @@ from typing import Any, ClassVar
 import regex
 from sppo_gym.sandbox import Limits
 
-from .base import MAX_RESPONSE_CHARS, Verifier, precheck
-from .math_extract import brace_partners
-from .score import Score
+from ..base import MAX_RESPONSE_CHARS, Verifier, precheck
+from ..math.extract import brace_partners
+from ..score import Score
 
 ANSWER_PATTERNS = ("answer_line", "boxed", "code_block")
 _ANSWER_LINE = re.compile(r"(?:\*\*|__)?[ \t]*(?:final[ \t]+)?answer[ \t]*(?:\*\*|__)?[ \t]*:", re.IGNORECASE)

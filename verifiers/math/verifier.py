@@ -1,4 +1,4 @@
-"""Math verifier (host half). The judge, ``math_judge``, runs inside the sandbox: parsing and
+"""Math verifier (host half). The judge, ``math.judge``, runs inside the sandbox: parsing and
 sympy never see model text on the host.
 
 Problem fields: ``answer`` -- bare LaTeX, text containing ``\\boxed{...}`` (MATH) or ending with
@@ -9,8 +9,8 @@ expression of the problem is ``restated``, and a decimal for an irrational refer
 where the problem asks for a decimal. Without it those rules stay silent.
 
 What is taken from the response, and how answers are compared, is documented in
-``math_extract`` and ``math_equiv``; when is a right value also a final answer, in
-``math_final``. Verdicts: ``correct``, ``wrong``, ``hedged`` (several candidate answers where one
+``math.extract`` and ``math.equiv``; when is a right value also a final answer, in
+``math.final``. Verdicts: ``correct``, ``wrong``, ``hedged`` (several candidate answers where one
 is expected), ``restated``, ``unsimplified``, ``approximation``, ``no_answer``, ``parse_error``,
 and the sandbox's ``timeout``/``memory`` for pathological inputs (reward 0 each but ``correct``).
 
@@ -19,7 +19,7 @@ as the answer -- Arithmetic-v0 sets it, since it asks for ``Answer: <number>``;
 ``problem_field`` names the problem-text field; ``chunk_size`` (below).
 
 Batches are judged in chunks (one sandbox job grades up to ``chunk_size`` pairs, entry
-``math_judge:judge_many``): a job costs far more than grading a typical pair. A chunk that ends
+``math.judge:judge_many``): a job costs far more than grading a typical pair. A chunk that ends
 in any status but ``ok`` (a tower of powers that ran out of time, say) is re-run pair by pair,
 each in its own job with the single-pair limits, so one pathological response never costs the
 other responses of its chunk their verdicts.
@@ -33,14 +33,14 @@ from typing import Any, ClassVar
 
 from sppo_gym.sandbox import Job, Limits, get_pool
 
-from .base import Verifier, precheck, score_from_result, score_from_value
-from .score import Score
+from ..base import Verifier, precheck, score_from_result, score_from_value
+from ..score import Score
 
 DEFAULT_WALL_S = 20.0
 """Wall time of a one-pair job: the comparison itself is bounded to a few CPU seconds
-(``math_equiv``); the rest is headroom for a loaded machine."""
+(``math.equiv``); the rest is headroom for a loaded machine."""
 CHUNK_WALL_PER_PAIR_S = 6.0
-MANY_ENTRY = "sppo_gym.verifiers.math_judge:judge_many"
+MANY_ENTRY = "sppo_gym.verifiers.math.judge:judge_many"
 PROBLEM_TEXT_FIELDS = ("problem_text", "problem", "question", "prompt")
 """Where the problem text is looked for, in this order (``problem_text`` is what ``register_task``
 envs fill in with the rendered prompt)."""
@@ -73,7 +73,7 @@ class MathVerifier(Verifier):
 
     name: ClassVar[str] = "math"
     version: ClassVar[str] = "2"  # 2: restated / unsimplified / approximation (a right value is not enough)
-    entry: ClassVar[str] = "sppo_gym.verifiers.math_judge:judge"
+    entry: ClassVar[str] = "sppo_gym.verifiers.math.judge:judge"
 
     def __init__(self, *, limits: Limits | None = None, chunk_size: int = 16, numeral_only: bool = False,
                  problem_field: str | None = None, **options: Any) -> None:

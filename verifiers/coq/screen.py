@@ -2,7 +2,7 @@
 
 Coq has no security model (SANDBOX.md principle 7), so the screen is the first line: it gives a
 clear ``rejected_command`` verdict naming the command. It is not the last line: the trusted check
-(``coq_check``) still proves that the theorem has the reference type and depends on no axiom,
+(``coq.check``) still proves that the theorem has the reference type and depends on no axiom,
 whatever slipped past here.
 
 The lexer follows Coq 8.16: comments ``(* ... *)`` nest and contain string literals (a ``*)``

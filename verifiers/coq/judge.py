@@ -1,7 +1,7 @@
 """Judge entry point of the proof verifier (runs inside the sandbox as the judge uid).
 
 The judge never runs a prover itself: every ``coqc``/``coqchk`` is a candidate process started by
-``ctx.spawn`` under its own uid (see ``coq_backend.SpawnRunner``). The payload is rebuilt with
+``ctx.spawn`` under its own uid (see ``coq.backend.SpawnRunner``). The payload is rebuilt with
 exact type checks; its shape is ``{"backend": "coq", "task": ProofTask fields, "source": str}``.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .coq_backend import ProofTask, SpawnRunner, get_backend, judge_proof
+from .backend import ProofTask, SpawnRunner, get_backend, judge_proof
 
 
 def judge(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:

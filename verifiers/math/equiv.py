@@ -32,7 +32,7 @@ from typing import Any
 
 import sympy
 
-from .math_parse import MAX_NODES, Parsed, count_nodes, raw_text, size_bound
+from .parse import MAX_NODES, Parsed, count_nodes, raw_text, size_bound
 
 STEP_SECONDS = 2.0
 """CPU budget of one symbolic step (simplify, solve); on expiry the step counts as inconclusive.

@@ -4,7 +4,7 @@ A problem is ``{"name", "statement"}`` plus optional ``preamble`` (Coq source pl
 theorem, trusted) and ``allowed_axioms`` (fully qualified axiom names this task may use; default
 none). The response's proof is the last ```` ```coq ```` block, else the last untagged fenced
 block, else the whole response (CONTRACT.md). Everything else happens in the judge
-(``coq_judge``) and the backend (``coq_check``); see docs/COQ.md for the threat model.
+(``coq.judge``) and the backend (``coq.check``); see docs/COQ.md for the threat model.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 from sppo_gym.sandbox import Limits
 
-from .base import MAX_RESPONSE_CHARS, Verifier
-from .code_extract import fenced_blocks
-from .coq_backend import BACKENDS, ProofTask
+from ..base import MAX_RESPONSE_CHARS, Verifier
+from ..code.extract import fenced_blocks
+from .backend import BACKENDS, ProofTask
 
 COQ_TAGS = frozenset({"coq", "rocq", "gallina"})
 PROBLEM_FIELDS = frozenset({"name", "statement", "preamble", "allowed_axioms"})
@@ -37,7 +37,7 @@ class CoqVerifier(Verifier):
 
     name: ClassVar[str] = "coq"
     version: ClassVar[str] = "1"
-    entry: ClassVar[str] = "sppo_gym.verifiers.coq_judge:judge"
+    entry: ClassVar[str] = "sppo_gym.verifiers.coq.judge:judge"
 
     def __init__(self, *, limits: Limits | None = None, max_chars: int = MAX_RESPONSE_CHARS,
                  backend: str = "coq", allowed_axioms: Sequence[str] = (), compile_timeout_s: float = 30.0,

@@ -2,7 +2,7 @@
 
 Runs inside the sandbox as the judge uid. The dataset's test code (HumanEval ``check`` or MBPP
 assert lines) is executed *here*, with the entry point bound to a ``CandidateProxy`` that
-forwards each call to the candidate process (``code_candidate.serve``, another uid) and returns
+forwards each call to the candidate process (``code.candidate.serve``, another uid) and returns
 the reply rebuilt as plain data. So no candidate object, frame, patch or exit can touch the
 asserts: the candidate can only answer calls.
 
@@ -33,18 +33,20 @@ from sppo_gym.sandbox.channel import ChannelTimeout
 from sppo_gym.sandbox.cleanup import uids_alive
 from sppo_gym.sandbox.plaindata import PlainDataError, PlainDataTooLarge, short_text
 from sppo_gym.sandbox.protocol import ProtocolError
-from sppo_gym.verifiers import (
-    code_candidate,  # noqa: F401  (preloaded in the server: candidates fork with it)
+from sppo_gym.verifiers.code import (
+    candidate as code_candidate,  # noqa: F401  (preloaded in the server: candidates fork with it)
+)
+from sppo_gym.verifiers.code import (
     cpu_clock,
 )
-from sppo_gym.verifiers.code_testprog import AssertTally, TestProgram
+from sppo_gym.verifiers.code.testprog import AssertTally, TestProgram
 
 try:  # present in the sandbox image; the import is kept soft for tooling that lacks it
     from sppo_gym.sandbox.runtime import CandidateExited
 except ImportError:  # pragma: no cover
     CandidateExited = EOFError  # type: ignore[misc,assignment]
 
-CANDIDATE_TARGET = "sppo_gym.verifiers.code_candidate:serve"
+CANDIDATE_TARGET = "sppo_gym.verifiers.code.candidate:serve"
 GO_DELAY_S = 0.01
 """Timed runs: pause between noting ``t_go_ns`` and letting the code load, longer than the
 coarse clock that stamps file times lags, so that any change the code makes is stamped later."""
@@ -269,13 +271,13 @@ LOAD_VERDICTS = frozenset({"syntax_error", "missing_entry_point", "early_exit", 
 
 
 def judge(payload: dict, ctx: Any) -> dict:
-    """Entry point ``sppo_gym.verifiers.code_judge:judge``: one problem (payload from PythonTestsVerifier).
+    """Entry point ``sppo_gym.verifiers.code.python_tests_judge:judge``: one problem (payload from PythonTestsVerifier).
 
     With ``payload["speed"]`` a passing candidate is then timed against the reference solution
-    (``code_speed``); anything else is scored exactly as without it.
+    (``code.speed``); anything else is scored exactly as without it.
     """
     if payload.get("speed"):
-        from sppo_gym.verifiers import code_speed  # imports this module
+        from sppo_gym.verifiers.code import speed as code_speed  # imports this module
 
         return code_speed.judge_speed(payload, ctx)
     return judge_run(payload, ctx, payload["source"], settle_after=bool(payload.get("settle")))[0]
@@ -374,7 +376,7 @@ def settle(cand: Any) -> None:
 
 
 def judge_many(payload: dict, ctx: Any) -> dict:
-    """Entry point ``sppo_gym.verifiers.code_judge:judge_many``: ``{"items": [payload, ...]}``.
+    """Entry point ``sppo_gym.verifiers.code.python_tests_judge:judge_many``: ``{"items": [payload, ...]}``.
 
     Each problem gets its own candidate process and uid, exactly as in ``judge``; sharing the job
     saves the per-job fork, cleanup and host round trip. Between problems ``settle`` ensures the

@@ -2,9 +2,9 @@
 host for model text). ``grade`` is the pure function, importable for in-process tests; ``judge``
 is the sandbox entry point.
 
-Order of decisions: extract the answer (``math_extract``), parse it in the light of the
-reference (``math_parse``), compare values (``math_equiv``); an answer of the right value must
-then also be final (``math_final``: ``restated``, ``unsimplified``, ``approximation``). A bare
+Order of decisions: extract the answer (``math.extract``), parse it in the light of the
+reference (``math.parse``), compare values (``math.equiv``); an answer of the right value must
+then also be final (``math.final``: ``restated``, ``unsimplified``, ``approximation``). A bare
 comma list answering a tuple reference (``1, 2`` for ``(1, 2)``) is read as that tuple, in its
 order, not as a hedge.
 """
@@ -16,10 +16,10 @@ from typing import Any
 
 import sympy
 
-from .math_equiv import StepTimeout, compare
-from .math_extract import extract_answer, extract_gold, last_expression
-from .math_final import final_verdict
-from .math_parse import Parsed, ParseError, classify_gold, parse_like
+from .equiv import StepTimeout, compare
+from .extract import extract_answer, extract_gold, last_expression
+from .final import final_verdict
+from .parse import Parsed, ParseError, classify_gold, parse_like
 
 
 def _score(verdict: str, detail: str = "", **extra: Any) -> dict:

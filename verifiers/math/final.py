@@ -47,10 +47,10 @@ import sympy
 from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
 from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
 
-from .math_equiv import STEP_SECONDS, StepTimeout, time_limit
-from .math_extract import LATEX_SPAN_RE, PLAIN_SPAN_RE
-from .math_normalize import clean, looks_latex, plain_to_latex
-from .math_parse import Parsed, safe_number
+from .equiv import STEP_SECONDS, StepTimeout, time_limit
+from .extract import LATEX_SPAN_RE, PLAIN_SPAN_RE
+from .normalize import clean, looks_latex, plain_to_latex
+from .parse import Parsed, safe_number
 
 MAX_PROBLEM_CHARS = 6000
 MAX_SPANS = 60

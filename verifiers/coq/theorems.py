@@ -12,7 +12,7 @@ Families (``family`` field) and how difficulty (1 = easiest .. 5) is graded:
 * ``list``  — concrete list computations (graded by length and operation) and generic list
   lemmas proved by induction.
 
-``build()`` returns the rows; ``envs/data/coq_theorems.jsonl`` is exactly ``build()`` written
+``build()`` returns the rows; ``envs/data/coq.theorems.jsonl`` is exactly ``build()`` written
 out (a test checks it), so the data file never drifts from the generator.
 """
 
@@ -22,7 +22,7 @@ import json
 import random
 from pathlib import Path
 
-from .coq_lemmas import LIST_PREAMBLE, handwritten
+from .lemmas import LIST_PREAMBLE, handwritten
 
 LIA_PREAMBLE = "Require Import Lia."
 PROP_VARS = ("P", "Q", "R", "S")
@@ -306,7 +306,7 @@ def write_jsonl(path: str | Path) -> int:
     return len(rows)
 
 
-if __name__ == "__main__":  # python -m sppo_gym.verifiers.coq_theorems envs/data/coq_theorems.jsonl
+if __name__ == "__main__":  # python -m sppo_gym.verifiers.coq.theorems envs/data/coq_theorems.jsonl
     import sys
 
     print(write_jsonl(sys.argv[1] if len(sys.argv) > 1 else "envs/data/coq_theorems.jsonl"))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .math_normalize import MATH_WORDS, unescape_commands
+from .normalize import MATH_WORDS, unescape_commands
 
 BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 GSM8K_RE = re.compile(r"####\s*(.+?)\s*$", re.MULTILINE)

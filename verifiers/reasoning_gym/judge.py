@@ -19,7 +19,7 @@ from typing import Any
 import reasoning_gym  # imported at module level so the pool's job server preloads it
 from reasoning_gym.utils import extract_answer
 
-CANDIDATE_TARGET = "sppo_gym.verifiers.reasoning_gym_judge:score_candidate"
+CANDIDATE_TARGET = "sppo_gym.verifiers.reasoning_gym.judge:score_candidate"
 
 
 def rebuild(task: str, config: dict, seed: int) -> tuple[Any, dict]:

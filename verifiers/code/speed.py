@@ -1,6 +1,6 @@
 """Judge half of the runtime-efficiency ("speed") reward of the Python-tests verifier.
 
-Runs inside the sandbox (``code_judge.judge`` with ``payload["speed"]``). The candidate first runs
+Runs inside the sandbox (``code.python_tests_judge.judge`` with ``payload["speed"]``). The candidate first runs
 the test once (run 0, already timed) and is scored exactly as with ``reward="pass"``; only a pass
 goes on. Then the trusted reference solution, the candidate again and a trusted *null* solution
 (``return None``; first ``NULL_RUNS`` rounds only) run in rounds, each run in a fresh process
@@ -17,7 +17,7 @@ processes are limited to one task (``RLIMIT_NPROC`` 1, set before their code run
 move to a thread or child that the clock would not see; loading counts, so work cannot move to
 import time either. The candidate's own ``time``/``os`` patches do not reach the judge's clock,
 and CPU time does not grow while a process waits for a CPU on a busy machine. Every candidate
-process is gone before the next run starts (``code_judge.settle``). Which of reference and
+process is gone before the next run starts (``code.python_tests_judge.settle``). Which of reference and
 candidate runs first alternates between rounds.
 
 Caching across runs: a candidate could store its answers (files, SysV IPC, message queues, its
@@ -52,7 +52,13 @@ import stat
 import time
 from typing import Any
 
-from sppo_gym.verifiers.code_judge import CANDIDATE_TARGET, CandidateFatal, CandidateProxy, judge_run, settle
+from sppo_gym.verifiers.code.python_tests_judge import (
+    CANDIDATE_TARGET,
+    CandidateFatal,
+    CandidateProxy,
+    judge_run,
+    settle,
+)
 
 MAX_ROUNDS = 7
 EPS_FRACTION = 0.5

@@ -131,7 +131,7 @@ def reply_for(fn: Any, call: dict) -> dict:
 
 
 def serve(args: dict, channel: Any) -> None:
-    """Entry point for ``ctx.spawn(target="sppo_gym.verifiers.code_candidate:serve")``."""
+    """Entry point for ``ctx.spawn(target="sppo_gym.verifiers.code.candidate:serve")``."""
     _quiet_stdio()
     sys.setrecursionlimit(int(args.get("recursion_limit", 1000)))
     if args.get("timed"):

@@ -2,7 +2,7 @@
 
 The user's verifier function arrives as source text. It is trusted by its author but may run
 untrusted work (the model's code), so it runs in a *candidate* process under its own uid, loaded
-and called through ``code_candidate.serve`` (one call: ``fn(response, problem)``); the judge only
+and called through ``code.candidate.serve`` (one call: ``fn(response, problem)``); the judge only
 checks the plain-data reply. An exception, crash or timeout of the function is a verdict
 (``judge_error``/``timeout``) for this response, not a crash of the job; a return value outside
 [0, 1] is reported back (``extra["invalid_return"]``) and raised on the host as a task bug.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-CANDIDATE_TARGET = "sppo_gym.verifiers.code_candidate:serve"
+CANDIDATE_TARGET = "sppo_gym.verifiers.code.candidate:serve"
 
 
 def _error(detail: str, **extra: Any) -> dict:

@@ -24,8 +24,8 @@ Why each step is shaped the way it is (see also docs/COQ.md):
 
 from __future__ import annotations
 
-from .coq_backend import LIMIT_VERDICTS, Outcome, ProofBackend, ProofTask, Runner, StepResult
-from .coq_screen import Rejection, screen, sentences, split_preamble, states_theorem
+from .backend import LIMIT_VERDICTS, Outcome, ProofBackend, ProofTask, Runner, StepResult
+from .screen import Rejection, screen, sentences, split_preamble, states_theorem
 
 COQC = ("coqc", "-q", "-w", "-all", "-native-compiler", "no", "-Q", ".", "Sppo")
 COQCHK = ("coqchk", "-silent", "-o", "-Q", ".", "Sppo")

@@ -10,7 +10,7 @@ that still cannot be read is kept as whitespace-normalised text (kind ``raw``), 
 reference can be judged; only an identical answer matches it.
 
 LaTeX goes through ``latex2sympy2_extended`` (ANTLR grammar, builds *unevaluated* sympy trees);
-plain text is first translated to LaTeX by ``math_normalize.plain_to_latex`` (whitelist, no
+plain text is first translated to LaTeX by ``math.normalize.plain_to_latex`` (whitelist, no
 ``eval``). Before anything is evaluated, ``size_bound`` bounds the number of digits the value
 can need; a tower of powers or a factorial of a huge number is flagged ``huge`` and is then only
 compared structurally, never computed.
@@ -28,7 +28,7 @@ from latex2sympy2_extended import latex2sympy2 as _l2s
 from latex2sympy2_extended.latex2sympy2 import latex2sympy
 from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
 
-from .math_normalize import MATH_WORDS, clean, looks_latex, plain_to_latex
+from .normalize import MATH_WORDS, clean, looks_latex, plain_to_latex
 
 MAX_ANSWER_CHARS = 1000
 MAX_DIGITS = 20_000

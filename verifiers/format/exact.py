@@ -13,9 +13,9 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .base import Verifier, precheck
-from .math_extract import extract_answer
-from .score import Score
+from ..base import Verifier, precheck
+from ..math.extract import extract_answer
+from ..score import Score
 
 
 def normalize(s: str) -> str:

@@ -18,10 +18,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from .coq_screen import Rejection
+from .screen import Rejection
 
 #: Backends by name, imported lazily (the judge imports only the one a payload names).
-BACKENDS: dict[str, str] = {"coq": "sppo_gym.verifiers.coq_check:CoqBackend"}
+BACKENDS: dict[str, str] = {"coq": "sppo_gym.verifiers.coq.check:CoqBackend"}
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 _AXIOM_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_']*(?:\.[A-Za-z_][A-Za-z0-9_']*)*")

@@ -1,6 +1,6 @@
 """Host half of the reasoning-gym verifier: sends (task, config, seed) and the pickled entry.
 
-The judge (``reasoning_gym_judge``) scores the ``<answer>`` span with the task's own
+The judge (``reasoning_gym.judge``) scores the ``<answer>`` span with the task's own
 ``score_answer`` on the exact entry the prompt was made from (``problem["entry"]``, pickled on the
 host by trusted code; without it the entry is rebuilt from the seed). Some scorers give partial credit
 (e.g. the base class's substring ratio, which pays a reply for containing the answer among other
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Verifier
-from .score import Score
+from ..base import Verifier
+from ..score import Score
 
 
 class ReasoningGymVerifier(Verifier):
     name = "reasoning_gym"
     version = "2"  # 2: binary by default (partial_credit=False)
-    entry = "sppo_gym.verifiers.reasoning_gym_judge:judge"
+    entry = "sppo_gym.verifiers.reasoning_gym.judge:judge"
 
     def __init__(self, *, partial_credit: bool = False, **options: Any):
         super().__init__(**options)

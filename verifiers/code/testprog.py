@@ -1,6 +1,6 @@
 """The trusted test program of the Python-tests judge: assert rewriting and tallies.
 
-Runs in the judge (``code_judge``). ``TestProgram`` parses the dataset's test once and rewrites
+Runs in the judge (``code.python_tests_judge``). ``TestProgram`` parses the dataset's test once and rewrites
 every ``assert`` into a counted check (``AssertTally``), so counting works and does not depend on
 ``python -O``. MBPP-style tests (no ``check``) are split into top-level statements, run one by one.
 

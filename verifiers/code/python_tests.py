@@ -1,10 +1,10 @@
 """Python unit-test verifier (HumanEval ``check(candidate)`` or MBPP-style assert lines).
 
-Host half: extracts the code (``code_extract``), builds the judge payload, and maps the
-sandbox job to a ``Score``. The judge (``code_judge``) runs the dataset's test in its own
+Host half: extracts the code (``code.extract``), builds the judge payload, and maps the
+sandbox job to a ``Score``. The judge (``code.python_tests_judge``) runs the dataset's test in its own
 process and forwards every call of the entry point to the candidate's process (another uid),
 so exits, patched builtins, always-equal objects, frame walking and printed markers have
-nothing to act on. See ``code_judge`` for the exact semantics the test sees.
+nothing to act on. See ``code.python_tests_judge`` for the exact semantics the test sees.
 
 Problem fields: ``entry_point`` and ``test`` (required); ``prompt`` (when it is Python that
 defines the entry point, HumanEval style, the rest of it — imports and helpers such as ``poly``
@@ -25,7 +25,7 @@ that fails as a whole is re-judged one problem per job).
 ``reward="speed"`` (default ``"pass"``): a passing candidate earns a reward in ``[speed_floor, 1]``
 from its run time relative to the problem's reference solution (``canonical_solution``: a whole
 function, or HumanEval's body completing the prompt), timed by the judge on the same test in the
-same job (``code_speed``: formula, repeats); ``speed_min_rounds`` (default 3) and
+same job (``code.speed``: formula, repeats); ``speed_min_rounds`` (default 3) and
 ``speed_min_time_s`` (default 0.02) set the repeats. ``Score.extra["speed"]`` holds the timings.
 Anything that does not pass scores exactly as with ``"pass"`` (0 and its verdict).
 
@@ -44,13 +44,13 @@ from typing import Any, ClassVar
 
 from sppo_gym.sandbox import Job, JobResult, Limits, get_pool
 
-from .base import Verifier, precheck, score_from_result, score_from_value
-from .code_extract import extract_code
-from .score import Score
+from ..base import Verifier, precheck, score_from_result, score_from_value
+from ..score import Score
+from .extract import extract_code
 
 DEFAULT_TIMEOUT_S = 6.0
 """Candidate time budget (all calls of one test run together) when nothing else is given."""
-PACK_ENTRY = "sppo_gym.verifiers.code_judge:judge_many"
+PACK_ENTRY = "sppo_gym.verifiers.code.python_tests_judge:judge_many"
 MAX_PACK = 8
 """Most problems judged in one sandbox job (each still in its own candidate process and uid)."""
 JUDGE_OVERHEAD_S = 5.0
@@ -80,7 +80,7 @@ class PythonTestsVerifier(Verifier):
     """Unit tests in a judge process, the candidate behind a plain-data call boundary."""
 
     name: ClassVar[str] = "python_tests"
-    entry: ClassVar[str] = "sppo_gym.verifiers.code_judge:judge"
+    entry: ClassVar[str] = "sppo_gym.verifiers.code.python_tests_judge:judge"
 
     def __init__(
         self,
@@ -167,7 +167,7 @@ class PythonTestsVerifier(Verifier):
         return [s for s in out if s is not None]
 
     def job(self, payloads: list[dict]) -> Job:
-        """One problem: ``code_judge:judge``; several: ``code_judge:judge_many`` with wall time for all."""
+        """One problem: ``code.python_tests_judge:judge``; several: ``code.python_tests_judge:judge_many`` with wall time for all."""
         limits = self.limits or Limits()
         if self.speed is not None:  # a correctness run, then rounds of reference + candidate + null
             limits = limits.with_(wall_s=limits.wall_s * (2 + 2 * self.speed["min_rounds"]))

@@ -1,11 +1,11 @@
-"""Stdin/stdout verifier for whole programs (host half; the judge is ``stdio_judge``).
+"""Stdin/stdout verifier for whole programs (host half; the judge is ``code.stdio_judge``).
 
 Problem fields: ``tests``, a non-empty list of ``{"input": str, "output": str}``; optional
 ``float_tol`` (overrides the verifier's). The code is
 taken from the response as in CONTRACT.md (last fenced Python or bare block, else everything)
 and run once per case as ``python3 -I prog.py`` in the sandbox, each case under its own time
 limit. Comparison rules (line endings, trailing whitespace, opt-in float tolerance) are in
-``stdio_judge``. Options: ``timeout_s`` (per case, default 2), ``float_tol`` (default off),
+``code.stdio_judge``. Options: ``timeout_s`` (per case, default 2), ``float_tol`` (default off),
 ``partial`` (reward = fraction of cases passed; off by default), ``memory_mb``.
 """
 
@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 from sppo_gym.sandbox import Job, Limits, get_pool
 
-from .base import Verifier, precheck, score_from_result
-from .code_extract import extract_code
-from .score import Score
+from ..base import Verifier, precheck, score_from_result
+from ..score import Score
+from .extract import extract_code
 
 PER_CASE_OVERHEAD_S = 1.0
 """Wall time per case beyond its limit (interpreter start, process bookkeeping)."""
@@ -39,7 +39,7 @@ class StdioVerifier(Verifier):
     """Whole programs judged on stdin/stdout, one sandboxed process per test case."""
 
     name: ClassVar[str] = "stdio"
-    entry: ClassVar[str] = "sppo_gym.verifiers.stdio_judge:judge"
+    entry: ClassVar[str] = "sppo_gym.verifiers.code.stdio_judge:judge"
 
     def __init__(
         self,

@@ -1,0 +1,12 @@
+"""Verifiers made of other verifiers or of user functions.
+
+Where each module runs (this ``__init__`` imports nothing):
+
+==================  ========  ===================================================================
+module              runs      role
+==================  ========  ===================================================================
+``composed``        host      ``ComposedVerifier``: weighted sum gated by the outcome verifier
+``callable_judge``  sandbox   judge of ``register_task(..., verifier=fn, sandboxed=True)``: runs
+                              the user's function in a candidate process (``code.candidate``)
+==================  ========  ===================================================================
+"""
