@@ -1,64 +1,42 @@
-"""Each algorithm is a small spec: how many samples per prompt, whether a critic is used and
-at which granularity, how advantages come from rewards, and the critic's loss. The training
-loop is shared; only these functions differ.
+"""Each algorithm's defaults, in one table: what differs between SPPO and its baselines before the
+training step runs. How each one turns rewards into advantages is written out in the step itself
+(``loop.advantages``); the losses are the pure functions of ``losses``.
+
+Kept free of torch: the config (and so every ``sppo-gym`` call) reads this table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-
-import torch
-
-from . import losses as L
+from typing import Literal
 
 
 @dataclass(frozen=True)
 class Algorithm:
-    """What differs between SPPO and its baselines."""
+    """One row of :data:`ALGORITHMS`."""
 
     name: str
-    critic: str | None  # None | "sequence" (prompt-only logit) | "token" (value per response token)
-    # (rewards (B,), values (B,) | (B, T) | None, response_mask (B, T), group_size) -> (adv, returns)
-    advantages: Callable[..., tuple[torch.Tensor, torch.Tensor | None]]
-    # (values with grad, returns, rewards, response_mask) -> scalar critic loss
-    critic_loss: Callable[..., torch.Tensor] | None = None
+    group_size: int
+    """Samples per prompt when the config leaves ``group_size`` at 0."""
+    min_group_size: int
+    """The smallest group the advantage works with (a group baseline needs other samples)."""
+    critic: Literal["sequence", "token"] | None
+    """``sequence``: SPPO's prompt-only critic, one logit V(x) per prompt, BCE against R.
+    ``token``: PPO's value before each response token, MSE against the GAE returns. None: no critic."""
 
 
-def _sppo(rewards, values, mask, group_size):
-    return L.sppo_advantages(rewards, values), None  # (B,)
-
-
-def _grpo(rewards, values, mask, group_size):
-    return L.grpo_advantages(rewards, group_size), None  # (B,)
-
-
-def _rloo(rewards, values, mask, group_size):
-    return L.rloo_advantages(rewards, group_size), None  # (B,)
-
-
-def _ppo(rewards, values, mask, group_size):
-    return L.gae_advantages(rewards, values, mask, gamma=1.0, lam=1.0)  # (B, T), (B, T)
-
-
-def _bce(values, returns, rewards, mask):
-    return L.value_loss_bce(values, rewards)
-
-
-def _mse(values, returns, rewards, mask):
-    return L.value_loss_mse(values, returns, mask)
-
-
+#: Every algorithm the trainer runs, with its defaults (SPPO: arXiv 2604.08865; the rest are baselines).
 ALGORITHMS: dict[str, Algorithm] = {
-    "sppo": Algorithm("sppo", "sequence", _sppo, _bce),
-    "grpo": Algorithm("grpo", None, _grpo),
-    "rloo": Algorithm("rloo", None, _rloo),
-    "ppo": Algorithm("ppo", "token", _ppo, _mse),
+    #                  name    group_size  min_group_size  critic
+    "sppo": Algorithm("sppo", 1, 1, "sequence"),  # one response per prompt, A = R - V(x)
+    "grpo": Algorithm("grpo", 8, 2, None),  # A = (R - group mean) / group std
+    "rloo": Algorithm("rloo", 8, 2, None),  # A = R - mean of the other N-1 rewards
+    "ppo": Algorithm("ppo", 1, 1, "token"),  # token-level GAE, gamma = lambda = 1
 }
 
 
 def get_algorithm(name: str) -> Algorithm:
-    """The spec for ``name``, with a clear error for a typo."""
+    """The table row for ``name``, with a clear error for a typo."""
     try:
         return ALGORITHMS[name]
     except KeyError:

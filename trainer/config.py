@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-ALGOS = ("sppo", "grpo", "rloo", "ppo")
+from .algorithms import ALGORITHMS, get_algorithm
 
 
 class TrainConfig(BaseModel):
@@ -28,7 +28,7 @@ class TrainConfig(BaseModel):
     """Keyword arguments for gym.make_vec (JSON on the command line), e.g. {"difficulty": 2}."""
     model: str = "smollm2-135m"
     """Policy: a local Hugging Face model directory, or a preset (smollm2-135m, tiny-random)."""
-    algo: Literal["sppo", "grpo", "rloo", "ppo"] = "sppo"
+    algo: Literal["sppo", "grpo", "rloo", "ppo"] = "sppo"  # the keys of algorithms.ALGORITHMS
     """Algorithm: sppo (paper), or the baselines grpo, rloo, ppo in the same code path."""
     steps: int = 30
     """Training steps (one batch of rollouts and one epoch of updates each). The default fits the
@@ -150,9 +150,7 @@ class TrainConfig(BaseModel):
 
     def resolved_group_size(self) -> int:
         """Samples per prompt after applying the algorithm's default."""
-        if self.group_size:
-            return self.group_size
-        return 8 if self.algo in ("grpo", "rloo") else 1
+        return self.group_size or get_algorithm(self.algo).group_size
 
     def resolved_curriculum_levels(self) -> list[int]:
         """curriculum_levels, else the env's difficulty list (empty when neither is given)."""
@@ -166,8 +164,9 @@ class TrainConfig(BaseModel):
         g = self.resolved_group_size()
         if self.batch_size < 1 or self.batch_size % g:
             raise ValueError(f"batch_size={self.batch_size} must be a positive multiple of group_size={g}")
-        if self.algo in ("grpo", "rloo") and g < 2:
-            raise ValueError(f"algo={self.algo} compares samples of one prompt: set group_size >= 2")
+        algo = get_algorithm(self.algo)
+        if g < algo.min_group_size:
+            raise ValueError(f"algo={self.algo} compares samples of one prompt: set group_size >= {algo.min_group_size}")
         if self.batch_size % self.minibatch_size:
             raise ValueError(f"minibatch_size={self.minibatch_size} must divide batch_size={self.batch_size}")
         if self.minibatch_size % self.micro_batch_size:
@@ -176,8 +175,9 @@ class TrainConfig(BaseModel):
             )
         if not 0.0 < self.critic_init < 1.0:
             raise ValueError(f"critic_init={self.critic_init} must be strictly between 0 and 1")
-        if self.curriculum == "critic" and self.algo not in ("sppo", "ppo"):
-            raise ValueError(f"curriculum=critic needs a critic: use algo=sppo or ppo (got algo={self.algo})")
+        if self.curriculum == "critic" and algo.critic is None:
+            with_critic = " or ".join(a.name for a in ALGORITHMS.values() if a.critic)
+            raise ValueError(f"curriculum=critic needs a critic: use algo={with_critic} (got algo={self.algo})")
         if self.curriculum == "success" and not self.resolved_curriculum_levels():
             raise ValueError("curriculum=success needs levels: set curriculum_levels (e.g. '[1,2,3]') or a "
                              "difficulty list in env_kwargs")

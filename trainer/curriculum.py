@@ -130,7 +130,6 @@ def prompt_values(run: Any, prompts: list[str]) -> torch.Tensor:
                     attention_mask=torch.cat([mask, torch.ones_like(pad)], 1),
                     response_mask=torch.ones_like(pad), prompt_len=P, old_logprobs=torch.zeros(pad.shape),
                     states=states)
-    token_level = run.algo.critic == "token"
     with run.amp():
-        out_v = run.critic(batch, token_level=token_level)  # (N,) logits | (N, 1) values
-    return out_v.float()[:, 0] if token_level else torch.sigmoid(out_v.float())
+        out_v = run.critic(batch)  # (N,) logits | (N, 1) values
+    return run.critic.predicted_reward(out_v.float())  # (N,)

@@ -1,13 +1,19 @@
-"""Run outputs: metrics.csv (one row per step), reward.png, optional TensorBoard scalars."""
+"""Run outputs: metrics.csv (one row per step), reward.png, optional TensorBoard scalars,
+summary.json and samples.json."""
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+    from .evaluate import Evaluation
 
 #: metrics.csv columns, in order. ``eval_accuracy`` is empty on rows without an evaluation.
 COLUMNS = (
@@ -25,6 +31,45 @@ VERDICT_PREFIXES = ("verdict_", "eval_verdict_")
 def verdict_counts(prefix: str, verdicts: Iterable[str]) -> dict[str, int]:
     """``{prefix + verdict: count}`` for the verdicts seen."""
     return {f"{prefix}{v}": n for v, n in sorted(Counter(str(v) for v in verdicts).items())}
+
+
+def eval_row(ev: Evaluation) -> dict[str, Any]:
+    """The metrics.csv entries of one evaluation: accuracy and held-out verdict counts."""
+    return {"eval_accuracy": ev.accuracy, **{f"eval_verdict_{v}": n for v, n in ev.verdicts.items()}}
+
+
+def before_after(before: Evaluation | None, after: Evaluation | None) -> list[dict[str, Any]]:
+    """The sampled held-out problems with the answer, verdict and reward before and after training.
+
+    Paired by problem index (every evaluation samples the same first indices); a side that was
+    not evaluated (e.g. a resumed run from an old checkpoint) is None.
+    """
+    rows: dict[int, dict[str, Any]] = {}
+    for when, ev in (("before", before), ("after", after)):
+        for s in ev.samples if ev is not None else []:
+            row = rows.setdefault(s["index"], {"index": s["index"], "prompt": s["prompt"],
+                                               "before": None, "after": None})
+            row[when] = {k: s[k] for k in ("response", "verdict", "reward")}
+    return [rows[i] for i in sorted(rows)]
+
+
+def write_summary(out: Path, cfg: TrainConfig, rows: list[dict[str, Any]], step: int, wall: float,
+                  before: Evaluation | None, after: Evaluation | None) -> dict[str, Any]:
+    """summary.json (accuracy and verdicts before/after, the reward curve, the samples) and
+    samples.json (the samples alone); returns the summary."""
+    samples = before_after(before, after)
+    summary = {"env": cfg.env, "model": cfg.model, "algo": cfg.algo, "steps": step,
+               "train_wall_s": round(wall, 2),
+               "accuracy_before": before.accuracy if before is not None else None,
+               "accuracy_after": after.accuracy if after is not None else None,
+               "eval_n": cfg.eval_n,
+               "verdicts_before": before.verdicts if before is not None else None,
+               "verdicts_after": after.verdicts if after is not None else None,
+               "reward_curve": [float(r["reward_mean"]) for r in rows if r.get("reward_mean") not in (None, "")],
+               "samples": samples}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "samples.json").write_text(json.dumps(samples, indent=2))
+    return summary
 
 
 class MetricsLog:

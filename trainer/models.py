@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,13 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def make_amp(device: torch.device, dtype: str) -> Callable[[], AbstractContextManager]:
+    """One code path for CPU and GPU: bf16 autocast on CUDA (or when asked), else a no-op."""
+    if dtype == "bfloat16" or (dtype == "auto" and device.type == "cuda"):
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext
 
 
 def load_policy(name: str, device: torch.device | str = "cpu") -> tuple[Any, Any]:

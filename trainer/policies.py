@@ -168,8 +168,7 @@ class LocalPolicy:
     def __init__(self, spec: str, name: str, *, device: str, batch_size: int):
         import torch
 
-        from .loop import make_amp
-        from .models import load_policy, resolve_device
+        from .models import load_policy, make_amp, resolve_device
 
         self.spec, self.name = spec, name
         self.batch_size = max(1, batch_size)
