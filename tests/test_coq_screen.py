@@ -148,7 +148,11 @@ def test_print_assumptions_parsing():
     assert parse_assumptions("Closed under the global context\n") == []
     out = "Axioms:\nClassical_Prop.classic : forall P : Prop,\n  P \\/ ~ P\nx is assumed to be guarded.\n"
     entries = parse_assumptions(out)
-    assert entries == ["Classical_Prop.classic : forall P : Prop,", "x is assumed to be guarded."]
+    assert entries == ["Classical_Prop.classic : forall P : Prop, P \\/ ~ P", "x is assumed to be guarded."]
+    # a long entry wraps after its name: the type still belongs to it
+    wrapped = "Axioms:\nFunctionalExtensionality.functional_extensionality_dep\n  : forall (A : Type),\n    A -> A\n"
+    assert parse_assumptions(wrapped) == ["FunctionalExtensionality.functional_extensionality_dep : forall (A : Type), A -> A"]
+    assert axiom_allowed(parse_assumptions(wrapped)[0], ["Coq.Logic.FunctionalExtensionality.functional_extensionality_dep"])
     allowed = ["Coq.Logic.Classical_Prop.classic"]
     assert axiom_allowed(entries[0], allowed)
     assert not axiom_allowed(entries[1], allowed)

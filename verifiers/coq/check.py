@@ -73,11 +73,17 @@ def verdict_source(task: ProofTask, header: str) -> str:
 
 
 def parse_assumptions(text: str) -> list[str]:
-    """Entries of ``Print Assumptions`` output: ``[]`` when closed; each entry's first line else."""
+    """Entries of ``Print Assumptions`` output: ``[]`` when closed; else one line per entry, with the
+    indented lines Coq wraps a long entry onto joined back (``name : type`` stays one string)."""
     text = text.strip()
     if text == CLOSED:
         return []
-    entries = [ln for ln in text.splitlines() if ln.strip() and not ln[0].isspace() and ln.strip() != "Axioms:"]
+    entries: list[str] = []
+    for ln in text.splitlines():
+        if ln[:1].isspace() and ln.strip() and entries:
+            entries[-1] += " " + " ".join(ln.split())
+        elif ln.strip() and ln.strip() != "Axioms:":
+            entries.append(" ".join(ln.split()))
     return entries or [f"unrecognised Print Assumptions output: {text[:100]!r}"]
 
 
