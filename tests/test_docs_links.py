@@ -184,8 +184,9 @@ def test_the_checks_see_what_they_should(tmp_path: Path) -> None:
     assert module_exists("sppo_gym.sandbox.plaindata") and module_exists("sppo_gym.verifiers.score:Score")
     assert not module_exists("sppo_gym.verifiers.no_such_module")
     fake = tmp_path / "x.md"
-    fake.write_text("[a](missing.md) `tests/no_such_test.py` `sppo_gym.envs.nowhere`\n"
+    fake.write_text("# Title\n[a](missing.md) [b](#title) [c](#nowhere) `tests/no_such_test.py` `sppo_gym.envs.nowhere`\n"
                     "```\n[inside a fence](ignored.md)\n```\n")
-    assert len(dead_links(fake)) == 1 and "(no such file)" in dead_links(fake)[0]
+    links = dead_links(fake)
+    assert len(links) == 2 and "(no such file)" in links[0] and "(no heading #nowhere" in links[1]
     problems = [p.split(" (")[0] for p in dead_paths(fake)]
-    assert problems == ["x.md:1: `tests/no_such_test.py`", "x.md:1: `sppo_gym.envs.nowhere`"]
+    assert problems == ["x.md:2: `tests/no_such_test.py`", "x.md:2: `sppo_gym.envs.nowhere`"]
