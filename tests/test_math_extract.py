@@ -1,4 +1,4 @@
-"""Answer extraction precedence (CONTRACT.md), the exact verifier, and the Arithmetic generator."""
+"""Answer extraction precedence (docs/CONTRACT.md, "What is taken from the response"), the exact verifier, and the Arithmetic generator."""
 
 from __future__ import annotations
 
