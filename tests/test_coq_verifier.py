@@ -1,8 +1,10 @@
 """The Coq verifier end to end through the Docker sandbox: honest proofs in every accepted shape
-pass; our own cheats fail with the right verdict; the pool stays healthy after limit hits.
+pass; our own cheats fail with the right verdict, those that pass the textual screen at the step
+that must catch them; the pool stays healthy after limit hits.
 
-All cases run as two concurrent batches (one per verifier configuration) in a module fixture, so
-the Coq processes overlap on the warm pool instead of running one after another.
+The cases run as concurrent batches in a module fixture, so the Coq processes overlap on the warm
+pool instead of running one after another; the health checks run as a last batch, after every
+limit hit has happened.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ PRE = {"name": "double_plus", "statement": "forall n : nat, double n = n + n",
        "preamble": "Fixpoint double (n : nat) : nat := match n with 0 => 0 | S k => S (S (double k)) end."}
 PRE_AXIOM = {"name": "use_pre", "statement": "forall n : nat, f n = n",
              "preamble": "Parameter f : nat -> nat.\nAxiom f_id : forall n, f n = n."}
+PI = {"name": "pi", "statement": "forall (P : Prop) (p1 p2 : P), p1 = p2",
+      "allowed_axioms": ["Coq.Logic.ProofIrrelevance.proof_irrelevance"]}
+FUNEXT = {"name": "fe", "statement": "forall f g : nat -> nat, (forall x, f x = g x) -> f = g"}
+FUNEXT_OK = {**FUNEXT, "allowed_axioms": ["Coq.Logic.FunctionalExtensionality.functional_extensionality_dep"]}
+FUNEXT_SRC = ("Require Import FunctionalExtensionality.\n"
+              "Theorem fe : forall f g : nat -> nat, (forall x, f x = g x) -> f = g.\n"
+              "intros f g H. apply functional_extensionality. exact H. Qed.")
 CLASSIC = "Require Import Classical.\nTheorem lem : forall P : Prop, P \\/ ~ P.\nexact classic. Qed."
 INDUCTION = "intros n. induction n as [|n IH]; simpl; [reflexivity | rewrite IH; reflexivity]."
 
@@ -38,6 +47,7 @@ CASES = [
      PRE, "proved"),
     ("preamble_axiom", "exact f_id.", PRE_AXIOM, "proved"),
     ("classical_allowed", CLASSIC, LEM_OK, "proved"),
+    ("long_axiom_allowed", FUNEXT_SRC, FUNEXT_OK, "proved"),  # Print Assumptions wraps its entry
     # cheats
     ("admitted", "intros n.\nAdmitted.", ADD, "rejected_command"),
     ("admit", "intros n. induction n. reflexivity. admit.", ADD, "rejected_command"),
@@ -77,8 +87,34 @@ CASES = [
     ("output_flood", 'do 20000 idtac "flood flood flood flood flood flood".\n' + INDUCTION, ADD, "output_limit"),
     ("memory_bomb", "Require Import List.\nEval vm_compute in (length (repeat 0 200000000)).\n" + INDUCTION, ADD,
      "memory"),
-    ("after_limits", INDUCTION, ADD, "proved"),
+    # cheats that pass the screen (see PAST_SCREEN)
+    ("reverted_section_variable", "Succeed Section S.\nVariable cheat : forall n : nat, n + 0 = n.\n"
+     "Theorem add_0_r : forall n : nat, n + 0 = n.\nexact cheat. Qed.", ADD, "uses_axioms"),
+    ("included_module_type", "Require Coq.Logic.ProofIrrelevanceFacts.\nModule ProofIrrelevance.\n"
+     "Include Coq.Logic.ProofIrrelevanceFacts.ProofIrrelevance.\nEnd ProofIrrelevance.\n"
+     "Theorem pi : forall (P : Prop) (p1 p2 : P), p1 = p2.\nexact ProofIrrelevance.proof_irrelevance. Qed.", PI,
+     "uses_axioms"),
+    ("section_variable", "Section S.\nVariable h : forall n : nat, n + 0 = n.\n"
+     "Theorem add_0_r : forall n : nat, n + 0 = n.\nexact h. Qed.\nEnd S.", ADD, "statement_mismatch"),
+    ("library_axiom", FUNEXT_SRC, FUNEXT, "uses_axioms"),
 ]
+
+# Cheats the screen lets through, with the start of the detail that names the step catching each:
+# "axiom Sppo.Cand..." is coqchk's list of axioms; "depends on:" is Print Assumptions of the trusted
+# check file; "... does not have the reference type" is the trusted statement check.
+PAST_SCREEN = {
+    # 'Succeed' opens the section and reverts it: the screen sees a Variable inside a section, Coq
+    # one at top level, i.e. an axiom.
+    "reverted_section_variable": "axiom Sppo.Cand.cheat",
+    # 'Include' of a library module type makes its Axiom fields axioms of the candidate (allowing the
+    # library's own proof_irrelevance must not allow this copy).
+    "included_module_type": "axiom Sppo.Cand.ProofIrrelevance.proof_irrelevance",
+    # closing the section generalises the theorem over the variable: another statement
+    "section_variable": "'add_0_r' does not have the reference type",
+    # coqchk passes library axioms on; Print Assumptions refuses one the task did not allow
+    "library_axiom": "depends on: FunctionalExtensionality.functional_extensionality_dep : forall",
+    "classical_not_allowed": "depends on: Classical_Prop.classic : forall P : Prop",
+}
 
 # A tactic that never ends in constant memory: 2^40 nested calls, 40 deep (a recursive Ltac loop
 # would grow the stack and end as "memory" instead).
@@ -93,20 +129,30 @@ SPIN = ("Inductive bin := One | Dbl (b : bin).\n"
 # run with a short compile budget so that the test stays quick
 LIMIT_CASES = [
     ("nonterminating_tactic", SPIN, ADD, "timeout"),
-    ("after_timeout", INDUCTION, ADD, "proved"),
 ]
+
+# run after both batches above have finished: the pool must still prove honest proofs
+AFTER_CASES = [
+    ("after_limits", INDUCTION, ADD, "proved"),
+    ("after_limits_source", "Require Import Lia.\nTheorem add_0_r (n : nat) : n + 0 = n.\nProof. lia. Qed.", ADD,
+     "proved"),
+]
+ALL_CASES = CASES + LIMIT_CASES + AFTER_CASES
 
 
 @pytest.fixture(scope="module")
 def results(sandbox_pool):
-    # generous budgets: a loaded CI machine must not turn honest proofs into timeouts
-    normal = get_verifier("coq", compile_timeout_s=120.0, check_timeout_s=120.0).verify_batch(
-        [(r, p) for _, r, p, _ in CASES])
-    limited = get_verifier("coq", compile_timeout_s=8.0, check_timeout_s=120.0).verify_batch([(r, p) for _, r, p, _ in LIMIT_CASES])
-    return dict(zip([c[0] for c in CASES + LIMIT_CASES], normal + limited, strict=True))
+    # Generous budgets: a loaded CI machine must not turn honest proofs into timeouts. Only the
+    # never-ending tactic gets a short compile budget, and it times out under any load.
+    normal = get_verifier("coq", compile_timeout_s=120.0, check_timeout_s=120.0)
+    limited = get_verifier("coq", compile_timeout_s=8.0, check_timeout_s=120.0)
+    first = normal.verify_batch([(r, p) for _, r, p, _ in CASES])
+    spun = limited.verify_batch([(r, p) for _, r, p, _ in LIMIT_CASES])
+    after = normal.verify_batch([(r, p) for _, r, p, _ in AFTER_CASES])
+    return dict(zip([c[0] for c in ALL_CASES], first + spun + after, strict=True))
 
 
-@pytest.mark.parametrize(("case", "expected"), [(c[0], c[3]) for c in CASES + LIMIT_CASES])
+@pytest.mark.parametrize(("case", "expected"), [(c[0], c[3]) for c in ALL_CASES])
 def test_verdict(results, case, expected):
     score = results[case]
     assert score.verdict == expected, (score.verdict, score.detail)
@@ -122,7 +168,18 @@ def test_rejections_name_the_command(results):
     assert "classic" in results["classical_not_allowed"].detail
 
 
+@pytest.mark.parametrize("case", sorted(PAST_SCREEN))
+def test_cheats_past_the_screen_are_caught_by_the_named_step(results, case):
+    score = results[case]
+    assert "steps" in score.extra and "command" not in score.extra, score.extra  # the screen let it through
+    assert score.detail.startswith(PAST_SCREEN[case]), score.detail
+    if score.verdict == "uses_axioms":  # coqchk or Print Assumptions: both run after the statement check
+        assert set(score.extra["steps"]) == {"compile", "statement", "coqchk"}, score.extra
+    else:
+        assert set(score.extra["steps"]) == {"compile", "statement"}, score.extra
+
+
 def test_every_proof_really_ran_coqchk(results):
-    for case, _, _, expected in CASES:
+    for case, _, _, expected in ALL_CASES:
         if expected == "proved":
             assert "coqchk" in results[case].extra["steps"], case
