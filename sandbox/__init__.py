@@ -15,10 +15,12 @@ if TYPE_CHECKING:
     from .job import STATUSES, Job, JobResult
     from .limits import ContainerLimits, Limits
     from .pool import SandboxPool, get_pool, set_pool
+    from .ray_pool import RayPool
 
 _HOME = {"STATUSES": "job", "Job": "job", "JobResult": "job", "ContainerLimits": "limits", "Limits": "limits",
-         "SandboxPool": "pool", "get_pool": "pool", "set_pool": "pool"}
-__all__ = ["STATUSES", "ContainerLimits", "Job", "JobResult", "Limits", "SandboxPool", "get_pool", "set_pool"]
+         "SandboxPool": "pool", "get_pool": "pool", "set_pool": "pool", "RayPool": "ray_pool"}
+__all__ = ["STATUSES", "ContainerLimits", "Job", "JobResult", "Limits", "RayPool", "SandboxPool", "get_pool",
+           "set_pool"]
 
 
 def __getattr__(name: str) -> Any:
