@@ -1,0 +1,77 @@
+"""A small Gymnasium env for the resume tests: the training process can be made to crash at a
+known step, between two checkpoints.
+
+``trainer_test/CrashDigits-v0`` is a single-step text env under the stock ``SyncVectorEnv``: the
+prompt asks for digits, the reward is the share of digit characters in the response (learnable
+by the tiny random model, and it depends on every weight, so a resume that restores anything
+wrongly shows in the metrics). With ``CRASH_VAR=raise:K`` in the environment the K-th training
+step (split ``train``) raises :class:`InjectedCrash` while it scores the batch; with ``kill:K``
+the process sends itself SIGKILL there, as an out-of-memory kill or a pre-empted machine would.
+Importable as ``--env trainer_crash_env:trainer_test/CrashDigits-v0`` from a subprocess.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.spaces import Text
+from gymnasium.vector import SyncVectorEnv
+
+ENV_ID = "trainer_test/CrashDigits-v0"
+CRASH_VAR = "SPPO_GYM_TEST_CRASH"
+N_PROBLEMS = 1000
+
+
+class InjectedCrash(RuntimeError):
+    """The failure the resume tests inject."""
+
+
+class CrashDigitsEnv(gym.Env):
+    """Reward: share of digit characters; slot 0 of the training vector env counts the steps."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+
+    def __init__(self, slot: int = 0, split: str = "train"):
+        self.slot, self.split = slot, split
+        self.observation_space = Text(64)
+        self.action_space = Text(10_000)
+        self.index = 0
+        self.steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[str, dict]:
+        super().reset(seed=seed)
+        index = (options or {}).get("index")
+        if isinstance(index, (list, tuple, np.ndarray)):  # the vector API: one index per slot
+            index = index[self.slot]
+        self.index = int(self.np_random.integers(N_PROBLEMS)) if index is None else int(index)
+        return f"Write digits like {self.index}", {"index": self.index}
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
+        if self.split == "train" and self.slot == 0:
+            self.steps += 1
+            self._maybe_crash()
+        reward = sum(c.isdigit() for c in action) / max(1, len(action))
+        verdict = "correct" if reward == 1.0 else "wrong" if reward == 0.0 else "partial"
+        return "", reward, True, False, {"verdict": verdict, "index": self.index}
+
+    def _maybe_crash(self) -> None:
+        how, _, at = os.environ.get(CRASH_VAR, "").partition(":")
+        if not at or int(at) != self.steps:
+            return
+        if how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise InjectedCrash(f"injected crash at training step {self.steps}")
+
+
+def crash_vector_env(num_envs: int, **kwargs: Any) -> SyncVectorEnv:
+    """The stock sync vector env, each sub-env told its slot."""
+    return SyncVectorEnv([functools.partial(CrashDigitsEnv, slot=i, **kwargs) for i in range(num_envs)])
+
+
+if ENV_ID not in gym.registry:
+    gym.register(id=ENV_ID, entry_point=CrashDigitsEnv, vector_entry_point=crash_vector_env)
