@@ -91,7 +91,7 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
     import torch
     from sppo_gym.envs.trl_adapter import trl_task
-    from sppo_gym.trainer.evaluate import HeldOut
+    from sppo_gym.trainer.evaluation.held_out import HeldOut
     from sppo_gym.trainer.models import load_policy
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer

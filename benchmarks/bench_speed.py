@@ -31,8 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the test suite's chat server
 
 from bench_openai_server import ChatServer
-from sppo_gym.trainer.bench import BenchSettings, EnvSpec, run_bench
-from sppo_gym.trainer.policies import make_policy
+from sppo_gym.trainer.evaluation.bench import BenchSettings, EnvSpec, run_bench
+from sppo_gym.trainer.evaluation.policies import make_policy
 
 ARITH = EnvSpec("sppo_gym/Arithmetic-v0", {"difficulty": 1}, "sppo_gym/Arithmetic-v0")
 HUMANEVAL = EnvSpec("sppo_gym/HumanEval-v0", {}, "sppo_gym/HumanEval-v0")
@@ -104,7 +104,7 @@ def endpoint_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def warm_up() -> None:
     """Start the sandbox pool (and build its image if needed) before anything is timed."""
-    from sppo_gym.trainer.policies import CallablePolicy
+    from sppo_gym.trainer.evaluation.policies import CallablePolicy
 
     policy = CallablePolicy("python:warm", lambda prompt: "pass")
     for env in (ARITH, HUMANEVAL):

@@ -61,9 +61,8 @@ def train_config(args: argparse.Namespace, curriculum: str) -> dict[str, Any]:
 
 def level_accuracy(args: argparse.Namespace, model_dir: str, level: int, n: int) -> float:
     """Greedy held-out accuracy of ``model_dir`` on ``n`` test problems of one level."""
-    from sppo_gym.trainer.evaluate import HeldOut
-    from sppo_gym.trainer.loop import make_amp
-    from sppo_gym.trainer.models import load_policy, resolve_device
+    from sppo_gym.trainer.evaluation.held_out import HeldOut
+    from sppo_gym.trainer.models import load_policy, make_amp, resolve_device
 
     device = resolve_device("auto")
     policy, tok = load_policy(model_dir, device)

@@ -12,9 +12,15 @@ import sys
 
 import gymnasium as gym
 import pytest
-from sppo_gym.trainer.audit import LEAK_THRESHOLD, AuditError, audit_env, is_coincidence, report_table
-from sppo_gym.trainer.audit_policies import expressions, numbers, signatures
 from sppo_gym.trainer.cli import app
+from sppo_gym.trainer.evaluation.audit import (
+    LEAK_THRESHOLD,
+    AuditError,
+    audit_env,
+    is_coincidence,
+    report_table,
+)
+from sppo_gym.trainer.evaluation.audit_policies import expressions, numbers, signatures
 from sppo_gym.verifiers import Score
 from typer.testing import CliRunner
 

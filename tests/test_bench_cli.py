@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from bench_tasks import SUM_ID, register_sum_task
-from sppo_gym.trainer.bench_report import plot_name
 from sppo_gym.trainer.cli import app
-from sppo_gym.trainer.policies import LocalPolicy, Sampling
+from sppo_gym.trainer.evaluation.bench_report import plot_name
+from sppo_gym.trainer.evaluation.policies import LocalPolicy, Sampling
 from typer.testing import CliRunner
 
 CLI = [sys.executable, "-m", "sppo_gym.trainer.cli", "bench"]

@@ -9,9 +9,16 @@ from collections import Counter
 
 import pytest
 from bench_tasks import FLAKY_INDEX, SUM_ID, parse_sum, register_sum_task
-from sppo_gym.trainer.bench import BenchSettings, EnvSpec, parse_envs, pass_at_k, run_bench, summarise
-from sppo_gym.trainer.bench_store import BenchError
-from sppo_gym.trainer.policies import CallablePolicy
+from sppo_gym.trainer.evaluation.bench import (
+    BenchSettings,
+    EnvSpec,
+    parse_envs,
+    pass_at_k,
+    run_bench,
+    summarise,
+)
+from sppo_gym.trainer.evaluation.bench_store import BenchError
+from sppo_gym.trainer.evaluation.policies import CallablePolicy
 
 # ----- pass@k ------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .evaluate import Evaluation
+from .evaluation.held_out import Evaluation
 
 if TYPE_CHECKING:
     from .loop import Run

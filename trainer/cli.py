@@ -23,8 +23,8 @@ def _register(module: str, name: str) -> None:
 for _module, _name in (
     ("sppo_gym.envs.cli", "envs_command"),
     ("sppo_gym.trainer.train_cli", "train_command"),
-    ("sppo_gym.trainer.bench_cli", "bench_command"),
-    ("sppo_gym.trainer.audit_cli", "audit_command"),
+    ("sppo_gym.trainer.evaluation.bench_cli", "bench_command"),
+    ("sppo_gym.trainer.evaluation.audit_cli", "audit_command"),
 ):
     _register(_module, _name)
 

@@ -17,7 +17,7 @@ SPPO (arXiv 2604.08865) treats a whole response as one bandit action. One step (
 The pure pieces live beside this file: ``losses`` (every loss and advantage formula), ``rollout``
 (generation and the batch's tensors), ``critic`` (the critic modules), ``algorithms`` (each
 algorithm's defaults, one table), ``checkpoint`` (exact resume), ``metrics`` (metrics.csv, plots,
-summary.json), ``evaluate`` (held-out accuracy before and after training).
+summary.json), ``evaluation.held_out`` (held-out accuracy before and after training).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ from .algorithms import Algorithm, get_algorithm
 from .config import TrainConfig
 from .critic import Critic, build_critic
 from .curriculum import build_curriculum
-from .evaluate import SANDBOX_ERROR, Evaluation, HeldOut
+from .evaluation import SANDBOX_ERROR
+from .evaluation.held_out import Evaluation, HeldOut
 from .metrics import MetricsLog, eval_row, plot_curriculum, plot_rewards, verdict_counts, write_summary
 from .models import apply_lora, load_policy, make_amp, resolve_device, save_policy
 from .rollout import Rollout, collect, response_logprobs

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import TrainConfig
-    from .evaluate import Evaluation
+    from .evaluation.held_out import Evaluation
 
 #: metrics.csv columns, in order. ``eval_accuracy`` is empty on rows without an evaluation.
 COLUMNS = (

@@ -11,9 +11,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from .rollout import decode, encode_prompts, generate
+from ..rollout import decode, encode_prompts, generate
+from . import SANDBOX_ERROR
 
-SANDBOX_ERROR = "sandbox_error"
 N_SAMPLES = 5
 """Held-out problems (indices 0..N_SAMPLES-1) whose prompt, answer and verdict every evaluation keeps."""
 

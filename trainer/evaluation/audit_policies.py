@@ -7,7 +7,7 @@ format with no content. A policy may also *claim* an answer (``claim(prompt, inf
 bare content it puts forward (the restated number, the constant). When that claim happens to be
 the reference answer, the item is a *coincidence* (a constant ``yes`` on a yes/no task, the
 prompt's ``7`` when the answer is 7) and the audit leaves it out of the leak rate (see
-``sppo_gym.trainer.audit``).
+``sppo_gym.trainer.evaluation.audit``).
 
 The battery depends on the env's kind (the verifier behind it, read from ``env.unwrapped``):
 

@@ -2,7 +2,7 @@
 
 A reward that pays for restating the question teaches a policy to restate the question (it
 happened: Arithmetic-v0 once paid 1.0 for ``70 + 38 = ?``). Before training on an env, run the
-no-work battery of :mod:`sppo_gym.trainer.audit_policies` (plus your own suspects) on problems
+no-work battery of :mod:`sppo_gym.trainer.evaluation.audit_policies` (plus your own suspects) on problems
 ``0..n-1`` and look at the mean reward each policy earns. The env is reached only through the
 Gymnasium API: prompts from ``gymnasium.make`` + ``reset(options={"index": i})``, rewards from
 ``gymnasium.make_vec`` in batches (each distinct (problem, reply) pair is judged once, however
@@ -38,8 +38,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from . import SANDBOX_ERROR
 from .audit_policies import AuditPolicy, battery, env_kind
-from .bench import SANDBOX_ERROR
 
 #: A no-work policy whose mean reward (coincidences left out) exceeds this leaks. 0.05 = more than
 #: one problem in twenty paid for no work: well above what honest partial credit gives a restated

@@ -32,10 +32,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import SANDBOX_ERROR
 from .bench_store import BenchError, SampleStore, env_key
 from .policies import Policy, Sampling
 
-SANDBOX_ERROR = "sandbox_error"
 RESULTS_FORMAT = 1
 
 

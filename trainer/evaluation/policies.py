@@ -90,7 +90,7 @@ def parse_spec(spec: str) -> PolicySpec:
         return PolicySpec("openai", url, model)
     if spec.startswith(("http://", "https://")):
         raise PolicyError(f"--policy {spec!r} looks like an endpoint; write openai:{spec}#MODEL")
-    from .models import PRESETS  # imports torch: only local models need it
+    from ..models import PRESETS  # imports torch: only local models need it
 
     if spec not in PRESETS and not Path(spec).expanduser().is_dir():
         raise PolicyError(f"--policy {spec!r}: no such model directory; give {SPEC_HELP}")
@@ -168,7 +168,7 @@ class LocalPolicy:
     def __init__(self, spec: str, name: str, *, device: str, batch_size: int):
         import torch
 
-        from .models import load_policy, make_amp, resolve_device
+        from ..models import load_policy, make_amp, resolve_device
 
         self.spec, self.name = spec, name
         self.batch_size = max(1, batch_size)
@@ -183,7 +183,7 @@ class LocalPolicy:
         self._torch = torch
 
     def generate(self, prompts: list[str], seeds: list[int], sampling: Sampling) -> list[str]:
-        from .rollout import decode, encode_prompts, generate
+        from ..rollout import decode, encode_prompts, generate
 
         greedy = sampling.temperature == 0
         max_prompt_tokens = max(64, min(4096, self.context - sampling.max_new_tokens))  # keep the left end

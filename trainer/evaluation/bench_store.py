@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import SANDBOX_ERROR
+
 
 class BenchError(ValueError):
     """A user-facing problem with the benchmark settings (env id, kwargs, n, k, out dir)."""
@@ -72,7 +74,7 @@ class SampleStore:
 
     def to_reverify(self, key: str) -> dict[tuple[int, int], str]:
         """Responses whose verification hit a sandbox error: scored again on resume, not regenerated."""
-        return {ij: r["response"] for ij, r in self._samples.get(key, {}).items() if r["verdict"] == "sandbox_error"}
+        return {ij: r["response"] for ij, r in self._samples.get(key, {}).items() if r["verdict"] == SANDBOX_ERROR}
 
     def add(self, record: dict) -> None:
         """Append one sample and flush it to the OS, so a killed run keeps it."""
@@ -86,7 +88,7 @@ class SampleStore:
     def running_accuracy(self, key: str) -> float | None:
         """Mean reward of the first samples scored so far (sandbox errors left out), for the progress bar."""
         first = [r["reward"] for (_, j), r in self._samples.get(key, {}).items()
-                 if j == 0 and r["verdict"] != "sandbox_error"]
+                 if j == 0 and r["verdict"] != SANDBOX_ERROR]
         return sum(first) / len(first) if first else None
 
     def close(self) -> None:
