@@ -4,6 +4,23 @@ from __future__ import annotations
 
 import typer
 
+LANGUAGES_HELP = ("Toolchains beyond Python, comma-separated: cpp, java, javascript, go, rust, or 'all' "
+                  "(default: $SPPO_GYM_LANGUAGES, else Python only; the tag names the set).")
+
+
+def _languages(spec: str | None) -> tuple[str, ...] | None:
+    """The parsed ``--languages`` value (None: the configured default); a clear exit when unknown."""
+    if spec is None:
+        return None
+    from .languages import parse_languages
+
+    try:
+        return parse_languages(spec)
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+
+
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 
 
@@ -13,16 +30,18 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the resulting tag."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild every layer (the base image is kept)."),
     if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing when the current tag exists."),
+    languages: str | None = typer.Option(None, "--languages", help=LANGUAGES_HELP),
 ) -> None:
     """Build the sandbox image for the current sources (incremental; no registry needed)."""
     from .image import build_image, ensure_image, get_client, prune_images
 
+    langs = _languages(languages)
     try:
         client = get_client()
         if if_missing and not no_cache:
-            tag = ensure_image(client, quiet=quiet)
+            tag = ensure_image(client, quiet=quiet, languages=langs)
         else:
-            tag = build_image(client, quiet=quiet, no_cache=no_cache)
+            tag = build_image(client, quiet=quiet, no_cache=no_cache, languages=langs)
     except RuntimeError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from e
@@ -32,11 +51,11 @@ def build(
 
 
 @app.command()
-def tag() -> None:
+def tag(languages: str | None = typer.Option(None, "--languages", help=LANGUAGES_HELP)) -> None:
     """Print the image tag the current sources need (a hash of the image inputs)."""
     from .image import image_tag
 
-    typer.echo(image_tag())
+    typer.echo(image_tag(_languages(languages)))
 
 
 @app.command()

@@ -80,13 +80,61 @@ def check_limits(info: dict) -> list[Check]:
 def check_image(client) -> tuple[Check, str | None]:
     """The image for the current sources exists (its tag is the hash of the image inputs)."""
     from .image import image_exists, image_tag, stale_tags
+    from .languages import configured_languages
 
     tag = image_tag()
     if image_exists(client, tag):
         return Check("image", "OK", f"{tag} is current"), tag
     stale = stale_tags(client)
     why = f"stale images only ({', '.join(stale[:3])}): sources changed" if stale else "no sandbox image built"
-    return Check("image", "FAIL", f"{tag} missing; {why}", BUILD_FIX), None
+    langs = [lang for lang in configured_languages() if lang != "python"]
+    fix = BUILD_FIX + (f" --languages {','.join(langs)}" if langs else "")
+    return Check("image", "FAIL", f"{tag} missing; {why}", fix), None
+
+
+_LANGUAGE_PROBE = (
+    "import json, subprocess\n"
+    "out = {}\n"
+    "for lang, argv in PROBES.items():\n"
+    "    try:\n"
+    "        p = subprocess.run(argv, capture_output=True, text=True, timeout=20)\n"
+    "        text = (p.stdout + p.stderr).strip().splitlines()\n"
+    "        out[lang] = text[0] if p.returncode == 0 and text else None\n"
+    "    except OSError:\n"
+    "        out[lang] = None\n"
+    "print(json.dumps(out))\n"
+)
+
+
+def check_languages(image: str) -> Check:
+    """Which toolchains the image really has: each language's version command, run as a candidate
+    (its uid and limits), against the set the image's tag names."""
+    import json
+
+    from .job import Job
+    from .languages import PROBES, languages_from_tag
+    from .limits import Limits
+    from .pool import SandboxPool
+
+    code = f"PROBES = {dict(PROBES)!r}\n" + _LANGUAGE_PROBE
+    try:
+        with SandboxPool(size=1, image=image, backend="docker") as pool:
+            res = pool.run(Job("sppo_gym.sandbox.selftest:run_python", {"code": code}, Limits(wall_s=60)))
+        found = json.loads(res.value["stdout"]) if res.ok else None
+    except Exception as e:
+        return Check("languages", "FAIL", f"probe failed: {type(e).__name__}: {e}", BUILD_FIX)
+    if not isinstance(found, dict):
+        return Check("languages", "FAIL", f"probe job ended {res.status}: {res.detail[:300]}", BUILD_FIX)
+    have = sorted(lang for lang, version in found.items() if version)
+    want = languages_from_tag(image)
+    missing = [lang for lang in want if lang not in have]
+    detail = "; ".join(f"{lang}: {found[lang]}" for lang in have)
+    if missing:
+        return Check("languages", "FAIL", f"{', '.join(missing)} missing although the tag names them ({detail})",
+                     f"{BUILD_FIX} --no-cache --languages {','.join(want)}")
+    others = [lang for lang in PROBES if lang not in have]
+    more = f"; not in this image: {', '.join(others)} (sppo-gym sandbox build --languages ...)" if others else ""
+    return Check("languages", "OK", detail + more)
 
 
 def _isolation_problems(me: dict) -> list[str]:
@@ -218,6 +266,7 @@ def run_checks(*, run_job: bool = True, echo: Callable[[str], None] = print) -> 
         if image and run_job:
             checks.append(check_job(image))
             checks.append(check_ipc(image))
+            checks.append(check_languages(image))
     for c in checks:
         echo(c.render())
     failed = [c.name for c in checks if c.level == "FAIL"]

@@ -1,8 +1,9 @@
 """The sandbox Docker image: tag from a hash of its inputs, offline-capable build, staleness check.
 
 The tag ``sppo-gym-sandbox:<12 hex>`` hashes everything that goes into the image (Dockerfile,
-pinned requirements, the sandbox/ and verifiers/ source), so a stale image is simply a missing
-tag. Building needs no registry: the Debian base is pulled when a registry answers, otherwise
+pinned requirements, the sandbox/ and verifiers/ source, the language set), so a stale image is
+simply a missing tag. Images with compilers beyond Python (``languages``) add the set to the tag:
+``sppo-gym-sandbox:<12 hex>-cpp-go``. Building needs no registry: the Debian base is pulled when a registry answers, otherwise
 bootstrapped with ``mmdebstrap`` and ``docker import``; Python wheels are downloaded on the host
 (PyPI over the host's network) into a cache and copied into the build context.
 """
@@ -24,6 +25,15 @@ from pathlib import Path
 
 import docker
 import docker.errors
+
+from .languages import (
+    PYTHON,
+    configured_languages,
+    debian_packages,
+    languages_from_tag,
+    parse_languages,
+    tag_suffix,
+)
 
 IMAGE_REPO = "sppo-gym-sandbox"
 BASE_IMAGE = "sppo-gym-base:bookworm"
@@ -98,10 +108,15 @@ def snapshot() -> list[tuple[str, bytes]]:
     return [(arcname, path.read_bytes()) for arcname, path in image_inputs()]
 
 
-def inputs_digest(inputs: list[tuple[str, Path]] | list[tuple[str, bytes]] | None = None) -> str:
-    """SHA-256 over the sorted context paths and contents (and the base image it starts from)."""
+def inputs_digest(inputs: list[tuple[str, Path]] | list[tuple[str, bytes]] | None = None,
+                  languages: tuple[str, ...] | None = None) -> str:
+    """SHA-256 over the sorted context paths and contents, the base image it starts from and the
+    language set (default: ``configured_languages()``)."""
+    langs = parse_languages(list(languages)) if languages is not None else configured_languages()
     h = hashlib.sha256()
     h.update(f"base={BASE_IMAGE}\0python={IMAGE_PYTHON}\0".encode())
+    if langs != (PYTHON,):  # Python-only tags stay what they were before languages existed
+        h.update(f"languages={','.join(langs)}\0".encode())
     for arcname, item in sorted(inputs if inputs is not None else snapshot()):
         data = item if isinstance(item, bytes) else item.read_bytes()
         h.update(f"{arcname}\0{len(data)}\0".encode())
@@ -109,13 +124,16 @@ def inputs_digest(inputs: list[tuple[str, Path]] | list[tuple[str, bytes]] | Non
     return h.hexdigest()
 
 
-def tag_for(digest: str) -> str:
-    return f"{IMAGE_REPO}:{digest[:12]}"
+def tag_for(digest: str, languages: tuple[str, ...] | None = None) -> str:
+    langs = parse_languages(list(languages)) if languages is not None else configured_languages()
+    return f"{IMAGE_REPO}:{digest[:12]}{tag_suffix(langs)}"
 
 
-def image_tag() -> str:
-    """The tag the current source tree's image must have: ``sppo-gym-sandbox:<12 hex>``."""
-    return tag_for(inputs_digest())
+def image_tag(languages: tuple[str, ...] | None = None) -> str:
+    """The tag the current source tree's image must have: ``sppo-gym-sandbox:<12 hex>``, plus
+    ``-<language>...`` for toolchains beyond Python (default: ``configured_languages()``)."""
+    langs = parse_languages(list(languages)) if languages is not None else configured_languages()
+    return tag_for(inputs_digest(languages=langs), langs)
 
 
 def get_client() -> docker.DockerClient:
@@ -249,11 +267,13 @@ def assemble_context(dest: Path, files: list[tuple[str, bytes]], wheels: Path) -
             os.chmod(os.path.join(dirpath, fname), 0o644)  # judge uids only need to read
 
 
-def _stream_build(client: docker.DockerClient, ctx: Path, tag: str, digest: str, *, quiet: bool, no_cache: bool) -> None:
+def _stream_build(client: docker.DockerClient, ctx: Path, tag: str, digest: str, *, quiet: bool, no_cache: bool,
+                  languages: tuple[str, ...] = (PYTHON,)) -> None:
     log: list[str] = []
     stream = client.api.build(
         path=str(ctx), tag=tag, rm=True, forcerm=True, decode=True, pull=False, timeout=3600, nocache=no_cache,
-        buildargs={"BASE_IMAGE": BASE_IMAGE}, labels={LABEL: "1", f"{LABEL}.inputs": digest},
+        buildargs={"BASE_IMAGE": BASE_IMAGE, "SPPO_TOOLCHAINS": " ".join(debian_packages(languages))},
+        labels={LABEL: "1", f"{LABEL}.inputs": digest, f"{LABEL}.languages": ",".join(languages)},
     )
     for chunk in stream:
         if "error" in chunk:
@@ -274,17 +294,20 @@ def _engine_arch(client: docker.DockerClient) -> str:
     return _PLATFORMS[arch]
 
 
-def build_image(client: docker.DockerClient | None = None, *, quiet: bool = False, no_cache: bool = False) -> str:
-    """Build (or find) the image for the current sources and return its tag.
+def build_image(client: docker.DockerClient | None = None, *, quiet: bool = False, no_cache: bool = False,
+                languages: tuple[str, ...] | None = None) -> str:
+    """Build (or find) the image for the current sources and ``languages`` (default:
+    ``configured_languages()``) and return its tag.
 
-    Incremental: the base, apt and wheel layers come from Docker's cache; a source change
-    rebuilds only the final COPY layer.
+    Incremental: the base, apt, wheel and toolchain layers come from Docker's cache; a source
+    change rebuilds only the final COPY layer.
     """
     client = client or get_client()
+    langs = parse_languages(list(languages)) if languages is not None else configured_languages()
     with _build_lock():
         files = snapshot()
-        digest = inputs_digest(files)
-        tag = tag_for(digest)
+        digest = inputs_digest(files, langs)
+        tag = tag_for(digest, langs)
         # Both are network-bound and independent: the base bootstrap and the wheel download overlap.
         with ThreadPoolExecutor(max_workers=1) as pool:
             wheels_future = pool.submit(download_wheels, _engine_arch(client), quiet=quiet)
@@ -293,26 +316,43 @@ def build_image(client: docker.DockerClient | None = None, *, quiet: bool = Fals
         with tempfile.TemporaryDirectory(prefix="sppo-ctx-") as tmp:
             assemble_context(Path(tmp), files, wheels)
             _say(f"docker build -> {tag}", quiet)
-            _stream_build(client, Path(tmp), tag, digest, quiet=quiet, no_cache=no_cache)
+            _stream_build(client, Path(tmp), tag, digest, quiet=quiet, no_cache=no_cache, languages=langs)
     _say(f"built {tag}", quiet)
     return tag
 
 
-def ensure_image(client: docker.DockerClient | None = None, *, quiet: bool = False) -> str:
-    """Tag of the current image, building it first when missing (the pool calls this on start)."""
+def ensure_image(client: docker.DockerClient | None = None, *, quiet: bool = False,
+                 languages: tuple[str, ...] | None = None) -> str:
+    """Tag of the current image for ``languages`` (default: ``configured_languages()``), building it
+    first when missing (the pool calls this on start)."""
     client = client or get_client()
-    tag = image_tag()
+    langs = parse_languages(list(languages)) if languages is not None else configured_languages()
+    tag = image_tag(langs)
     if image_exists(client, tag):
         return tag
-    return build_image(client, quiet=quiet)
+    return build_image(client, quiet=quiet, languages=langs)
+
+
+def current_tags(client: docker.DockerClient) -> list[str]:
+    """Tags of sppo-gym-sandbox images built from the current sources (any language set)."""
+    files = snapshot()
+    out = []
+    for t in {t for img in client.images.list(name=IMAGE_REPO) for t in img.tags if t.startswith(IMAGE_REPO + ":")}:
+        try:
+            langs = languages_from_tag(t)
+        except ValueError:
+            continue
+        if t == tag_for(inputs_digest(files, langs), langs):
+            out.append(t)
+    return sorted(out)
 
 
 def stale_tags(client: docker.DockerClient) -> list[str]:
-    """Tags of sppo-gym-sandbox images other than the current one."""
-    current = image_tag()
+    """Tags of sppo-gym-sandbox images not built from the current sources (whatever their languages)."""
+    current = set(current_tags(client))
     return sorted(
         t for img in client.images.list(name=IMAGE_REPO) for t in img.tags
-        if t.startswith(IMAGE_REPO + ":") and t != current
+        if t.startswith(IMAGE_REPO + ":") and t not in current
     )
 
 

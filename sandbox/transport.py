@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Protocol
 
+from .languages import runs_native_code
 from .limits import ContainerLimits
 from .protocol import FrameReader, ProtocolError, encode
 from .uids import allocate_block
@@ -109,7 +110,10 @@ class DockerTransport(_FramedStream):
             network_mode="none",
             read_only=True,
             tmpfs={
-                "/scratch": f"rw,nosuid,nodev,noexec,size={limits.scratch_mb}m,mode=1733",
+                # Images with compilers run the candidates' binaries from /scratch (languages.py);
+                # Docker mounts a tmpfs noexec unless told "exec".
+                "/scratch": f"rw,nosuid,nodev,{'exec' if runs_native_code(image) else 'noexec'},"
+                            f"size={limits.scratch_mb}m,mode=1733",
                 "/tmp": "ro,nosuid,nodev,noexec,size=1m,mode=755",
             },
             shm_size=f"{limits.shm_mb}m",

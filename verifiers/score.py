@@ -38,10 +38,12 @@ VERDICTS: dict[str, str] = {
     "bad_return": "the candidate returned something that is not plain data",
     "wrong_output": "a program's output differs from the expected output",
     "no_code": "no code could be extracted from the response",
+    "wrong_language": "the response's code blocks are all in another language than the problem asks for",
     # coq
     "proved": "the proof compiles, states the reference theorem, and uses no disallowed axioms",
     "rejected_command": "the source uses a forbidden command or flag",
-    "compile_error": "coqc rejected the source",
+    "compile_error": "the compiler (coqc; g++, javac, go, rustc for stdio programs) rejected the source "
+                     "or exceeded a compile limit",
     "statement_mismatch": "the proved theorem is not the reference statement",
     "uses_axioms": "the proof depends on axioms outside the allow-list",
     # format
