@@ -33,7 +33,7 @@ Common keyword arguments: ``split`` (procedural: part of the item hash; dataset 
 to load), ``dataset_seed`` (procedural: which dataset), ``size`` (procedural: number of items),
 ``timeout_s`` (sandbox wall time per verification), ``max_response_chars``, ``render_mode``,
 ``extra_verifiers`` / ``gate`` (a composed reward: the env's verifier, weight 1, gates extra terms
-such as ``[("format", 0.1, {"think": True})]``; ``info["scores"]`` gives each term; see ``compose``).
+such as ``[("format", 0.1, {"think": True})]``; ``info["scores"]`` gives each term; see ``sppo_gym.verifiers.composition``).
 
 Spaces: observations and actions are :class:`UnicodeText` — any Unicode string (no lone
 surrogates) up to ``MAX_PROMPT_CHARS`` / ``max_response_chars`` characters.
@@ -54,22 +54,21 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
+from sppo_gym.verifiers import Score, Verifier
+from sppo_gym.verifiers.base import MAX_RESPONSE_CHARS
+from sppo_gym.verifiers.composition.entries import with_extras
+from sppo_gym.verifiers.registry import build_builtin
 
 from .problems import ProblemSource, as_source
 
-if TYPE_CHECKING:
-    from sppo_gym.verifiers import Score, Verifier
-
 #: Longest prompt (characters) an observation may hold.
 MAX_PROMPT_CHARS = 256 * 1024
-#: Default longest response (characters); longer ones are scored 0 with verdict ``response_too_long``.
-MAX_RESPONSE_CHARS = 64 * 1024
 
 _SAMPLE_CHARS = (
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \n\t"
@@ -176,9 +175,7 @@ class SingleStepEnv(gym.Env[str, str]):
         options = {**self.verifier_options, **(verifier_options or {})}
         self.verifier: Verifier = self.make_verifier(verifier or self.verifier_name, timeout_s,
                                                      max_response_chars, options)
-        if extra_verifiers is not None or gate is not None:  # composed reward (envs/compose.py)
-            from .compose import with_extras
-
+        if extra_verifiers is not None or gate is not None:  # composed reward (verifiers/composition/)
             self.verifier = with_extras(self.verifier, extra_verifiers, gate, max_chars=max_response_chars,
                                         timeout_s=timeout_s, where=type(self).__name__)
         self.observation_space = UnicodeText(MAX_PROMPT_CHARS, min_length=1)
@@ -205,13 +202,7 @@ class SingleStepEnv(gym.Env[str, str]):
                       options: Mapping[str, Any]) -> Verifier:
         """A built-in verifier by name (with limits), or a ready ``Verifier`` instance."""
         if isinstance(verifier, str):
-            from sppo_gym.verifiers import get_verifier
-
-            if timeout_s is not None:
-                from sppo_gym.sandbox import Limits
-
-                options = {"limits": Limits(wall_s=float(timeout_s)), **options}
-            return get_verifier(verifier, max_chars=max_chars, **options)
+            return build_builtin(verifier, options, max_chars=max_chars, timeout_s=timeout_s)
         if verifier is None:
             raise ValueError(f"{type(self).__name__}: no verifier; set the class attribute verifier_name "
                              "or pass verifier=<name or Verifier>")

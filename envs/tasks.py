@@ -17,10 +17,10 @@ your own process, like the rest of your script. If it must run something untrust
 code), it should submit that work to the sandbox itself, e.g.
 ``sppo_gym.sandbox.get_pool().run(Job("sppo_gym.verifiers.code.python_tests_judge:judge", payload))``, or use a
 built-in verifier. With ``sandboxed=True`` the callable itself runs inside the sandbox, in a
-candidate process (see :mod:`sppo_gym.envs.sandboxed_callable` for what the function may use).
+candidate process (see :mod:`sppo_gym.verifiers.composition.callable` for what the function may use).
 
 Composed rewards: ``verifier=[("math", 1.0), ("format", 0.1, {"think": True})]`` -- a weighted sum,
-gated by the first (outcome) verifier; entry forms in :mod:`sppo_gym.envs.compose`.
+gated by the first (outcome) verifier; entry forms in :mod:`sppo_gym.verifiers.composition.entries`.
 
 With the ``math`` verifier (alone or in a list) each problem reaches the verifier with its
 rendered prompt as ``problem_text`` (unless it has that field already): the judge needs the
@@ -30,22 +30,27 @@ problem's wording to refuse an answer that only restates the problem's own expre
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
-import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
-from sppo_gym.verifiers import Score, Verifier, precheck
+from sppo_gym.verifiers import Verifier, get_verifier
+from sppo_gym.verifiers.base import MAX_RESPONSE_CHARS
+from sppo_gym.verifiers.composition.callable import VerifierFn, function_source
+from sppo_gym.verifiers.composition.entries import (
+    Entry,
+    build_composed,
+    build_entry,
+    check_gate,
+    parse_entries,
+    with_extras,
+)
 from sppo_gym.verifiers.registry import BUILTIN
 
-from .base import MAX_RESPONSE_CHARS, SingleStepEnv, check_prompt, render_prompt
-from .compose import Entry, build_composed, check_gate, parse_entries
+from .base import SingleStepEnv, check_prompt, render_prompt
 from .problems import as_source
-
-VerifierFn = Callable[[str, dict], float]
+from .vector import SingleStepVectorEnv
 
 #: Fields each built-in verifier reads from a problem; checked for every problem at load time.
 VERIFIER_FIELDS: dict[str, tuple[str, ...]] = {
@@ -55,64 +60,6 @@ VERIFIER_FIELDS: dict[str, tuple[str, ...]] = {
     "stdio": ("tests",),
     "coq": ("name", "statement"),
 }
-
-
-def score_from_value(value: Any, where: str) -> Score:
-    """A callable's return value as a Score; anything outside [0, 1] is the task author's bug."""
-    if isinstance(value, Score):
-        return value
-    if isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or not 0 <= value <= 1:
-        raise ValueError(f"{where}: the verifier returned {value!r}; a verifier callable must return a float "
-                         "in [0, 1] (or a bool, or a sppo_gym.verifiers.Score)")
-    reward = float(value)
-    verdict = "correct" if reward == 1.0 else "wrong" if reward == 0.0 else "partial"
-    return Score(reward, verdict, passed=reward == 1.0, detail=f"verifier returned {reward:g}")
-
-
-def callable_version(fn: Callable) -> str:
-    """A short hash of the callable's source: changes when the scoring code does."""
-    target = getattr(fn, "func", fn)
-    try:
-        src = inspect.getsource(target)
-    except (OSError, TypeError):
-        src = getattr(target, "__qualname__", repr(target))
-    return hashlib.sha256(src.encode()).hexdigest()[:12]
-
-
-class CallableVerifier(Verifier):
-    """Runs a user's ``(response, problem) -> float`` in this process (it is trusted code)."""
-
-    name = "callable"
-
-    def __init__(self, fn: VerifierFn, *, label: str = "task", max_chars: int = MAX_RESPONSE_CHARS, **options: Any):
-        super().__init__(max_chars=max_chars, **options)
-        self.fn = fn
-        self.label = label
-        self.version = callable_version(fn)
-        self.name = f"callable:{getattr(fn, '__qualname__', type(fn).__name__)}"
-
-    def payload(self, response: str, problem: dict) -> dict:
-        raise NotImplementedError("a CallableVerifier runs in-process; it has no sandbox payload")
-
-    def verify_batch(self, items: Sequence[tuple[str, dict]]) -> list[Score]:
-        out = []
-        for response, problem in items:
-            early = precheck(response, self.max_chars)
-            if early is not None:
-                out.append(early)
-                continue
-            t0 = time.perf_counter()
-            try:
-                value = self.fn(response, problem)
-            except Exception as e:
-                raise RuntimeError(f"{self.label}: the verifier callable raised {type(e).__name__}: {e}") from e
-            score = score_from_value(value, self.label)
-            if not score.elapsed:
-                score.elapsed = time.perf_counter() - t0
-            out.append(score)
-        return out
 
 
 class TaskSpec:
@@ -141,17 +88,14 @@ class TaskSpec:
     def __deepcopy__(self, memo: dict) -> TaskSpec:
         return self  # gymnasium deep-copies specs; problems may be large and callables are shared anyway
 
-    def build_verifier(self, max_chars: int, timeout_s: float | None) -> Verifier | str:
+    def build_verifier(self, max_chars: int, timeout_s: float | None,
+                       options: Mapping[str, Any] | None = None) -> Verifier:
+        """The task's verifier; ``options`` (the env's ``verifier_options``) go to a built-in by name."""
         if self.entries is not None:  # the env's ``gate`` keyword, if given, is applied by SingleStepEnv
             return build_composed(self.entries, gate=True, max_chars=max_chars, timeout_s=timeout_s,
                                   sandboxed=self.sandboxed, where=f"{self.env_id}: verifier")
-        if isinstance(self.verifier, str):
-            return self.verifier
-        if self.sandboxed:
-            from .sandboxed_callable import SandboxedCallableVerifier
-
-            return SandboxedCallableVerifier(self.verifier, label=self.env_id, max_chars=max_chars, timeout_s=timeout_s)
-        return CallableVerifier(self.verifier, label=self.env_id, max_chars=max_chars)
+        return build_entry(Entry(self.verifier, 1.0, dict(options or {})), label=self.env_id, max_chars=max_chars,
+                           timeout_s=timeout_s, sandboxed=self.sandboxed)
 
 
 class TaskEnv(SingleStepEnv):
@@ -159,12 +103,13 @@ class TaskEnv(SingleStepEnv):
 
     def __init__(self, *, task: TaskSpec, id_field: str = "task_id", answer_field: str | None = "answer",
                  required_fields: Sequence[str] = (), max_response_chars: int = MAX_RESPONSE_CHARS,
-                 timeout_s: float | None = None, **kwargs: Any):
+                 timeout_s: float | None = None, verifier_options: Mapping[str, Any] | None = None, **kwargs: Any):
         self.id_field = id_field
         self.answer_field = answer_field
         self.required_fields = tuple(required_fields) + task.fields()
         self.task = task
-        super().__init__(task.problems, verifier=task.build_verifier(max_response_chars, timeout_s),
+        verifier = task.build_verifier(max_response_chars, timeout_s, verifier_options)
+        super().__init__(task.problems, verifier=verifier,
                          prompt=task.prompt, max_response_chars=max_response_chars, timeout_s=timeout_s, **kwargs)
 
     def prepare_problem(self, problem: dict) -> dict:
@@ -201,8 +146,6 @@ def register_task(env_id: str, *, problems: Any, verifier: str | VerifierFn | Se
     _check_verifier(verifier, sandboxed, where, spec.entries)
     _check_defaults(defaults, where, composed=spec.entries is not None)
     _check_problems_and_prompt(spec, defaults, where)
-    from .vector import SingleStepVectorEnv
-
     env_fn = functools.partial(TaskEnv, task=spec)
     gym.register(
         id=env_id,
@@ -240,8 +183,6 @@ def _check_verifier(verifier: Any, sandboxed: bool, where: str, entries: list[En
     except ValueError:
         pass  # builtins without a signature: trust them
     if sandboxed:
-        from .sandboxed_callable import function_source
-
         function_source(verifier, where)  # fails now if the source cannot be shipped
 
 
@@ -268,8 +209,6 @@ def _check_problems_and_prompt(spec: TaskSpec, defaults: Mapping[str, Any], wher
         check_prompt(spec.prompt, source)
         first = source.first()
         if isinstance(spec.verifier, str):  # the verifier's own checks of a problem, without running anything
-            from sppo_gym.verifiers import get_verifier
-
             try:
                 get_verifier(spec.verifier, **defaults.get("verifier_options", {})).payload("", first)
             except (ValueError, TypeError, KeyError) as e:
@@ -290,12 +229,8 @@ def _check_problems_and_prompt(spec: TaskSpec, defaults: Mapping[str, Any], wher
 def _check_entries_on(spec: TaskSpec, first: dict, defaults: Mapping[str, Any]) -> None:
     """Build the composed verifier once (bad options or weights fail here, naming the entry) and check
     problem 0 against its built-in components."""
-    from .compose import build_builtin, with_extras
-
     max_chars, timeout_s = defaults.get("max_response_chars", MAX_RESPONSE_CHARS), defaults.get("timeout_s")
-    base = spec.build_verifier(max_chars, timeout_s)
-    if isinstance(base, str):
-        base = build_builtin(base, defaults.get("verifier_options") or {}, max_chars=max_chars, timeout_s=timeout_s)
+    base = spec.build_verifier(max_chars, timeout_s, defaults.get("verifier_options"))
     composed = with_extras(base, defaults.get("extra_verifiers"), defaults.get("gate"), max_chars=max_chars,
                            timeout_s=timeout_s, where="defaults")
     for comp in getattr(composed, "components", ()):

@@ -13,11 +13,11 @@ from sppo_gym.envs import register_task
 from sppo_gym.envs.base import SingleStepEnv
 from sppo_gym.envs.levels import LeveledEnv, parse_levels
 from sppo_gym.envs.problems import as_source
-from sppo_gym.envs.tasks import CallableVerifier
 from sppo_gym.envs.vector import SingleStepVectorEnv
 from sppo_gym.trainer.config import load_config
 from sppo_gym.trainer.loop import setup, train
 from sppo_gym.trainer.rollout import collect
+from sppo_gym.verifiers.composition.callable import CallableVerifier
 
 DIGITS = "curriculum_test/Digits-v0"
 LEVELS = "curriculum_test/LevelDigits-v0"

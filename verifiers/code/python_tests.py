@@ -4,7 +4,7 @@ Host half: extracts the code (``code.extract``), builds the judge payload, and m
 sandbox job to a ``Score``. The judge (``code.python_tests_judge``) runs the dataset's test in its own
 process and forwards every call of the entry point to the candidate's process (another uid),
 so exits, patched builtins, always-equal objects, frame walking and printed markers have
-nothing to act on. See ``code.python_tests_judge`` for the exact semantics the test sees.
+nothing to act on. See ``code.runner`` for the exact semantics the test sees.
 
 Problem fields: ``entry_point`` and ``test`` (required); ``prompt`` (when it is Python that
 defines the entry point, HumanEval style, the rest of it — imports and helpers such as ``poly``

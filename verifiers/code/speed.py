@@ -17,7 +17,7 @@ processes are limited to one task (``RLIMIT_NPROC`` 1, set before their code run
 move to a thread or child that the clock would not see; loading counts, so work cannot move to
 import time either. The candidate's own ``time``/``os`` patches do not reach the judge's clock,
 and CPU time does not grow while a process waits for a CPU on a busy machine. Every candidate
-process is gone before the next run starts (``code.python_tests_judge.settle``). Which of reference and
+process is gone before the next run starts (``code.runner.settle``). Which of reference and
 candidate runs first alternates between rounds.
 
 Caching across runs: a candidate could store its answers (files, SysV IPC, message queues, its
@@ -52,7 +52,7 @@ import stat
 import time
 from typing import Any
 
-from sppo_gym.verifiers.code.python_tests_judge import (
+from .runner import (
     CANDIDATE_TARGET,
     CandidateFatal,
     CandidateProxy,

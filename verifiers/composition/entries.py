@@ -1,5 +1,9 @@
-"""Composed rewards for envs: parse ``verifier=[...]`` / ``extra_verifiers=[...]`` entries (validated,
-with errors that name the bad entry) and build a :class:`~sppo_gym.verifiers.composition.composed.ComposedVerifier`.
+"""Weighted verifier entries: parse ``verifier=[...]`` / ``extra_verifiers=[...]`` (validated, with
+errors that name the bad entry) and build the verifier of each entry and the
+:class:`~sppo_gym.verifiers.composition.composed.ComposedVerifier` of a list.
+
+Host side only; envs (``register_task``, ``gymnasium.make(id, extra_verifiers=...)``) call it, and it
+knows nothing about Gymnasium.
 
 Entries (tuples or lists, so that they can come from JSON, e.g. ``--env-kwargs``)::
 
@@ -9,7 +13,7 @@ Entries (tuples or lists, so that they can come from JSON, e.g. ``--env-kwargs``
     (name, weight, options)   shorthand for ((name, options), weight)
 
 Weights are finite numbers > 0. The first entry of ``register_task(verifier=[...])`` is the
-outcome verifier, which gates the others (see ``sppo_gym.verifiers.composition.composed``). For built-in envs,
+outcome verifier, which gates the others (see ``composition.composed``). For built-in envs,
 ``gym.make(id, extra_verifiers=[...], gate=True)`` composes the env's own verifier (weight 1,
 the outcome) with the extra entries. Components are reported under their name ("math",
 "format"; a callable under its ``__name__``), with ``_2``, ``_3`` ... appended to repeats.
@@ -22,9 +26,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sppo_gym.verifiers import Verifier
-from sppo_gym.verifiers.composition.composed import Component, ComposedVerifier
-from sppo_gym.verifiers.registry import BUILTIN
+from ..base import Verifier
+from ..registry import BUILTIN, build_builtin
+from .callable import CallableVerifier, SandboxedCallableVerifier
+from .composed import Component, ComposedVerifier
 
 
 @dataclass(frozen=True)
@@ -88,18 +93,6 @@ def parse_entries(entries: Any, where: str) -> list[Entry]:
     return out
 
 
-def build_builtin(name: str, options: Mapping[str, Any], *, max_chars: int, timeout_s: float | None) -> Verifier:
-    """A built-in verifier as envs build it: the env's response limit and ``timeout_s`` as sandbox wall time."""
-    from sppo_gym.verifiers import get_verifier
-
-    defaults: dict[str, Any] = {"max_chars": max_chars}
-    if timeout_s is not None:
-        from sppo_gym.sandbox import Limits
-
-        defaults["limits"] = Limits(wall_s=float(timeout_s))
-    return get_verifier(name, **{**defaults, **options})
-
-
 def build_entry(entry: Entry, *, label: str, max_chars: int, timeout_s: float | None, sandboxed: bool) -> Verifier:
     """The Verifier of one entry (callables run in-process, or in the sandbox with ``sandboxed``)."""
     if isinstance(entry.target, str):
@@ -110,11 +103,7 @@ def build_entry(entry: Entry, *, label: str, max_chars: int, timeout_s: float | 
     if isinstance(entry.target, Verifier):
         return entry.target
     if sandboxed:
-        from .sandboxed_callable import SandboxedCallableVerifier
-
         return SandboxedCallableVerifier(entry.target, label=label, max_chars=max_chars, timeout_s=timeout_s)
-    from .tasks import CallableVerifier
-
     return CallableVerifier(entry.target, label=label, max_chars=max_chars)
 
 
