@@ -25,6 +25,20 @@ def _verify(response: str, problem: dict):
 if CAPITALS not in gym.registry:
     register_task(CAPITALS, problems=PROBLEMS, verifier=_verify, prompt="Capital of {country}?")
 
+HALF_BROKEN = "trainer_test/HalfBroken-v0"
+
+
+def _always_right_or_broken(response: str, problem: dict):
+    """Every answer to problem "ok" earns 1.0; every answer to "xx" hits a (simulated) sandbox failure."""
+    if problem["task_id"] == "xx":
+        return Score(0.0, "sandbox_error", detail="simulated pool failure")
+    return 1.0
+
+
+if HALF_BROKEN not in gym.registry:
+    register_task(HALF_BROKEN, problems=[{"task_id": "ok", "q": "anything"}, {"task_id": "xx", "q": "broken"}],
+                  verifier=_always_right_or_broken, prompt="Say {q}")
+
 
 def test_dataset_holds_chat_prompts_and_task_ids():
     ds = trl_dataset(CAPITALS)
@@ -56,20 +70,25 @@ def test_reward_scores_in_trl_call_convention_and_drops_sandbox_errors():
     reward.close()
 
 
-@pytest.mark.slow
-def test_trl_grpo_trainer_runs_on_our_env(tmp_path):
-    pytest.importorskip("trl")
+def test_trl_grpo_trainer_leaves_sandbox_errors_out_of_the_reward(tmp_path):
+    """Each step holds one group of problem "ok" (reward 1.0 every time) and one of "xx" (sandbox
+    error, None from the adapter). TRL >= 1.6 leaves the None rows out, so the logged mean reward
+    is exactly 1.0; a TRL that counts None as 0, or an adapter that returns 0, logs 0.5."""
     from sppo_gym.trainer.models import load_policy
     from trl import GRPOConfig, GRPOTrainer
 
     model, tok = load_policy("tiny-random")
-    dataset, reward = trl_task(CAPITALS, 2)
-    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, max_steps=1,
+    dataset, reward = trl_task(HALF_BROKEN)
+    assert dataset["task_id"] == ["ok", "xx"]
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, max_steps=2,
                       max_completion_length=4, report_to=[], logging_steps=1, use_cpu=True, save_strategy="no")
     trainer = GRPOTrainer(model=model, processing_class=tok, reward_funcs=reward, train_dataset=dataset, args=args)
     trainer.train()
-    logged = [k for rec in trainer.state.log_history for k in rec]
-    assert any(k.startswith("rewards/") for k in logged)
+    logged = [rec for rec in trainer.state.log_history if "reward" in rec]
+    assert len(logged) == 2 and reward.sandbox_errors == 2 * 2  # both steps scored an "xx" group of 2
+    assert [rec["reward"] for rec in logged] == [1.0, 1.0]
+    assert all(rec[f"rewards/{reward.__name__}/mean"] == 1.0 for rec in logged)
+    reward.close()
 
 
 def test_gpu_throughput_script_stops_every_leg_at_its_step_count(tmp_path):
