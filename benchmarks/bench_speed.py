@@ -23,15 +23,12 @@ import json
 import os
 import platform
 import re
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the test suite's chat server
-
-from bench_openai_server import ChatServer
 from sppo_gym.trainer.evaluation.bench import BenchSettings, EnvSpec, run_bench
+from sppo_gym.trainer.evaluation.chat_server import ChatServer
 from sppo_gym.trainer.evaluation.policies import make_policy
 
 ARITH = EnvSpec("sppo_gym/Arithmetic-v0", {"difficulty": 1}, "sppo_gym/Arithmetic-v0")

@@ -7,7 +7,7 @@ solution varies across runs, and how far apart a slow and a fast correct solutio
   against itself (the reference is the same code), interleaved over the warm Docker pool. An
   ideal timer gives ratio 1 and reward 1 every time; the spread of ``ratio`` is the noise.
 * Part 2: the slow (list scan, quadratic) and fast (set) solutions of the count-distinct problem
-  of ``tests/test_code_speed.py``, ``--repeats`` times each: mean, spread and how often the
+  (``DISTINCT`` below), ``--repeats`` times each: mean, spread and how often the
   slow one scores below the fast one.
 
 Run it on a quiet machine (it prints the load average before and after) and report both.
@@ -19,15 +19,26 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 from sppo_gym.envs.python_tests import humaneval_rows
 from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier, reference_source
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from test_code_speed import DISTINCT, FAST, SLOW
+# Part 2's problem: count the distinct values of a list of N items with N distinct values (the
+# problem tests/test_code_speed.py checks the speed reward's ordering on).
+N = 1500
+DISTINCT = {
+    "task_id": "speed/distinct",
+    "prompt": "Write `count_distinct(xs)`: the number of distinct values in the list `xs`.",
+    "entry_point": "count_distinct",
+    "test": f"xs = [(i * 7919) % {N} for i in range({2 * N})]\n"
+            f"assert count_distinct(xs) == {N}\nassert count_distinct([]) == 0\nassert count_distinct([3, 3]) == 1\n",
+    "canonical_solution": "def count_distinct(xs):\n    return len(set(xs))\n",
+}
+FAST = DISTINCT["canonical_solution"]  # a set: linear
+SLOW = ("def count_distinct(xs):\n    seen = []\n    for x in xs:\n        if x not in seen:\n"
+        "            seen.append(x)\n    return len(seen)\n")  # a list scan: quadratic
 
 
 def summary(scores: list) -> dict:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import socket
 
 import pytest
-from bench_openai_server import ChatServer
 from bench_tasks import SUM_ID, parse_sum, register_sum_task
 from sppo_gym.trainer.evaluation.bench import BenchSettings, EnvSpec, run_bench
+from sppo_gym.trainer.evaluation.chat_server import ChatServer
 from sppo_gym.trainer.evaluation.policies import PolicyError, Sampling, make_policy
 
 GREEDY16 = Sampling(temperature=0.0, max_new_tokens=16)

@@ -1,4 +1,6 @@
-"""A real HTTP server that speaks the OpenAI chat-completions protocol, for tests and benchmarks.
+"""A real HTTP server that speaks the OpenAI chat-completions protocol: an ``openai:`` endpoint
+without a model, for measuring ``sppo-gym bench``'s endpoint path (benchmarks/bench_speed.py) and
+testing its retries. Standard library only.
 
 It runs ``http.server.ThreadingHTTPServer`` on 127.0.0.1 (a free port) in a thread and answers
 ``POST /v1/chat/completions`` with ``responder(prompt) -> str`` applied to the last user message.
