@@ -1,0 +1,179 @@
+"""Stdio judging in every language: reference solutions pass, compile errors and wrong programs
+get their verdicts, the code block of the asked language is the one judged, and the image
+variants (tags, toolchain layer, doctor) say which languages they hold.
+
+The docker-marked tests build (once, then cached) the image with every toolchain and swap it in
+as the process-wide pool for this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sppo_gym.sandbox import SandboxPool, get_pool, set_pool
+from sppo_gym.sandbox import languages as image_languages
+from sppo_gym.sandbox.image import ensure_image, image_tag
+from sppo_gym.verifiers.code.languages import LANGUAGES, get_language, java_main_class
+from sppo_gym.verifiers.code.stdio import StdioVerifier, extract_program
+
+DATA = Path(__file__).resolve().parents[1] / "envs" / "data" / "stdio_languages.jsonl"
+ROWS = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+NAMES = sorted(LANGUAGES)
+FENCE = {"python": "python", "cpp": "cpp", "java": "java", "javascript": "javascript", "go": "go", "rust": "rust"}
+SUM_TWO = next(r for r in ROWS if r["task_id"] == "sppo/io/sum_two")
+
+
+def fenced(lang: str, code: str) -> str:
+    return f"Here is my program.\n\n```{FENCE[lang]}\n{code}```\n"
+
+
+# ---- host side: no sandbox -----------------------------------------------------------------
+def test_language_sets_and_tags_round_trip():
+    assert image_languages.parse_languages("") == ("python",)
+    assert image_languages.parse_languages("js, C++,go") == ("cpp", "go", "javascript", "python")
+    assert image_languages.parse_languages("all") == tuple(sorted(image_languages.TOOLCHAINS))
+    with pytest.raises(ValueError, match="unknown language 'cobol'"):
+        image_languages.parse_languages("cobol")
+    langs = ("cpp", "java", "python")
+    tag = image_tag(langs)
+    assert tag.endswith("-cpp-java") and image_languages.languages_from_tag(tag) == langs
+    assert image_tag(("python",)) == image_tag(()) and "-" not in image_tag(("python",)).split(":")[1]
+    assert image_languages.runs_native_code(tag) and not image_languages.runs_native_code(image_tag(()))
+    assert image_languages.debian_packages(("cpp", "rust")) == ("g++", "rustc")
+    # the language set is part of the hash, not only a suffix: a Python-only image never passes for another
+    assert tag.split(":")[1][:12] != image_tag(()).split(":")[1][:12]
+
+
+def test_every_judged_language_has_a_toolchain_and_the_same_names():
+    assert set(LANGUAGES) == set(image_languages.TOOLCHAINS)
+    for name in NAMES:
+        assert get_language(name).name == name
+    assert get_language("c++").name == "cpp" and get_language("JS").name == "javascript"
+
+
+def test_bundled_set_has_a_solution_in_every_language():
+    assert len(ROWS) >= 8
+    for row in ROWS:
+        assert set(row["solutions"]) == set(NAMES), row["task_id"]
+
+
+def test_java_main_class_is_the_public_class():
+    assert java_main_class("import x;\npublic final class Solver {\n}") == "Solver"
+    assert java_main_class("class Helper {}\nclass Main {}") == "Main"
+    assert get_language("java").source_name("public class A {}") == "A.java"
+
+
+def test_the_block_of_the_asked_language_is_judged():
+    cpp = get_language("cpp")
+    resp = "```python\nprint(1)\n```\n```cpp\nint main(){}\n```\n```text\nnotes\n```"
+    assert extract_program(resp, cpp) == ("int main(){}\n", None)
+    assert extract_program(resp, get_language("python")) == ("print(1)\n", None)
+    assert extract_program("```\nint main(){}\n```", cpp) == ("int main(){}\n", None)  # bare block counts
+    assert extract_program("```py\nprint(1)\n```", cpp) == ("", "python")
+    assert extract_program("int main(){}", cpp) == ("int main(){}", None)  # no block: everything
+
+
+def test_wrong_language_is_a_verdict_not_a_crash():
+    v = StdioVerifier(language="cpp")
+    s = v.verify(fenced("python", SUM_TWO["solutions"]["python"]), SUM_TWO)
+    assert (s.verdict, s.reward) == ("wrong_language", 0.0)
+    assert "python" in s.detail and "cpp" in s.detail
+    # the row's language wins over the verifier's
+    s = StdioVerifier(language="python").verify(fenced("rust", "fn main(){}\n"), {**SUM_TWO, "language": "go"})
+    assert s.verdict == "wrong_language" and "go" in s.detail
+
+
+def test_unknown_language_is_refused_early():
+    with pytest.raises(ValueError, match="unknown language"):
+        StdioVerifier(language="cobol")
+
+
+# ---- in the sandbox ------------------------------------------------------------------------
+@contextmanager
+def installed(pool: SandboxPool) -> Iterator[SandboxPool]:
+    """``pool`` as the process-wide pool (what verifiers use) for the duration, then the old one."""
+    old = get_pool()
+    set_pool(pool, close_old=False)
+    try:
+        yield pool
+    finally:
+        set_pool(old, close_old=False)
+        pool.close()
+
+
+@pytest.fixture(scope="module")
+def lang_tag() -> str:
+    """The image with every toolchain (built once, then cached)."""
+    return ensure_image(languages=image_languages.LANGUAGES, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def lang_pool(lang_tag):
+    with installed(SandboxPool(size=2, image=lang_tag)) as pool:
+        yield pool
+
+
+@pytest.mark.docker
+def test_reference_solutions_pass_in_every_language(lang_pool):
+    items = [(fenced(lang, row["solutions"][lang]), {**row, "language": lang}) for row in ROWS for lang in NAMES]
+    scores = StdioVerifier(timeout_s=10).verify_batch(items)
+    bad = [(p["task_id"], p["language"], s.verdict, s.detail[:300]) for (_, p), s in zip(items, scores, strict=True)
+           if not s.passed]
+    assert not bad, bad
+    assert all(s.reward == 1.0 and s.extra["language"] == p["language"] for (_, p), s in zip(items, scores, strict=True))
+
+
+BROKEN = {
+    "cpp": ("int main() { return undefined_name; }\n", "compile_error", "undefined_name"),
+    "java": ("public class Main { public static void main(String[] a) { int x = \"s\"; } }\n", "compile_error",
+             "incompatible types"),
+    "javascript": ("const x = ;\n", "syntax_error", "SyntaxError"),
+    "go": ("package main\nfunc main() { undefinedName() }\n", "compile_error", "undefined"),
+    "rust": ("fn main() { let x: u32 = \"s\"; }\n", "compile_error", "mismatched types"),
+    "python": ("def f(:\n", "syntax_error", "SyntaxError"),
+}
+WRONG = {  # compiles, runs, prints a wrong sum
+    "cpp": "#include <cstdio>\nint main() { std::puts(\"42\"); }\n",
+    "java": "public class Main { public static void main(String[] a) { System.out.println(42); } }\n",
+    "javascript": "console.log(42);\n",
+    "go": "package main\nimport \"fmt\"\nfunc main() { fmt.Println(42) }\n",
+    "rust": "fn main() { println!(\"42\"); }\n",
+    "python": "print(42)\n",
+}
+
+
+@pytest.mark.docker
+def test_compile_errors_quote_the_compiler_and_wrong_programs_fail(lang_pool):
+    items = [(fenced(lang, BROKEN[lang][0]), {**SUM_TWO, "language": lang}) for lang in NAMES]
+    items += [(fenced(lang, WRONG[lang]), {**SUM_TWO, "language": lang}) for lang in NAMES]
+    scores = StdioVerifier(timeout_s=10).verify_batch(items)
+    for lang, s in zip(NAMES, scores[: len(NAMES)], strict=True):
+        _, verdict, quote = BROKEN[lang]
+        assert (s.verdict, s.reward) == (verdict, 0.0), (lang, s)
+        assert quote in s.detail, (lang, s.detail)
+    for lang, s in zip(NAMES, scores[len(NAMES):], strict=True):
+        assert (s.verdict, s.reward) == ("wrong_output", 0.0), (lang, s)
+
+
+@pytest.mark.docker
+def test_a_python_only_image_says_how_to_get_the_toolchain(lang_pool):
+    """Without the toolchain the image is at fault, not the answer: sandbox_error with the fix."""
+    with installed(SandboxPool(size=1, image=ensure_image(languages=("python",), quiet=True))):
+        s = StdioVerifier(language="rust").verify(fenced("rust", SUM_TWO["solutions"]["rust"]), SUM_TWO)
+    assert s.verdict == "sandbox_error", s
+    assert "sppo-gym sandbox build --languages rust" in s.detail
+
+
+@pytest.mark.docker
+def test_doctor_reports_the_languages_of_the_image(lang_tag):
+    from sppo_gym.sandbox.doctor import check_languages
+
+    check = check_languages(lang_tag)
+    assert check.level == "OK", check.render()
+    for lang, word in (("cpp", "g++"), ("go", "go1.19"), ("java", "javac 17"), ("javascript", "v18"),
+                       ("rust", "rustc 1.63"), ("python", "Python 3.11")):
+        assert f"{lang}: " in check.detail and word in check.detail, (word, check.detail)
