@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sppo_gym.verifiers.score import SANDBOX_ERROR
+
 from .registry import BUILTIN_ENVS, builtin_ids, register_builtin
 
 register_builtin()
 
-__all__ = ["BUILTIN_ENVS", "SingleStepEnv", "SingleStepVectorEnv", "builtin_ids", "register_task"]
+__all__ = ["BUILTIN_ENVS", "SANDBOX_ERROR", "SingleStepEnv", "SingleStepVectorEnv", "builtin_ids", "register_task"]
 
 
 def __getattr__(name: str) -> Any:

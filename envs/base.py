@@ -43,8 +43,9 @@ the prompt), ``split``, ``versions`` (``sppo_gym``, ``verifier``, ``dataset`` fi
 ``verdict``, ``passed``, ``detail``, ``elapsed`` (judge seconds), ``verify_s`` (host seconds of the
 verify call) and ``extra`` (verifier specifics).
 
-**Trainers must check** ``info["verdict"] == "sandbox_error"``: the reward is 0 there but it says
-nothing about the answer (the sandbox failed); drop such samples instead of learning from them.
+**Trainers must check** ``info["verdict"] == SANDBOX_ERROR`` (``"sandbox_error"``, importable from
+``sppo_gym.envs``): the reward is 0 there but it says nothing about the answer (the sandbox
+failed); drop such samples instead of learning from them.
 """
 
 from __future__ import annotations

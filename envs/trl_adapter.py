@@ -25,8 +25,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from sppo_gym.verifiers.score import SANDBOX_ERROR
 
-SANDBOX_ERROR = "sandbox_error"
 _PROCEDURAL = 10**9  # a source this large is a generator, not a dataset
 
 

@@ -12,7 +12,7 @@ Trainer loop (the path the SPPO trainer uses)::
     # obs: tuple of B prompt strings; infos["task_id"], infos["answer"]: arrays of length B
     _, rewards, terminated, truncated, infos = envs.step(list_of_B_responses)
     # rewards: float64 [B]; terminated: all True; truncated: all False
-    keep = infos["verdict"] != "sandbox_error"     # infra failures are not 0-reward answers: drop them
+    keep = infos["verdict"] != SANDBOX_ERROR       # from sppo_gym.envs; infra failures are not 0-reward answers
 
 Options: ``{"index": [...]}`` or ``{"task_id": [...]}`` with exactly ``num_envs`` entries (``None`` =
 random draw for that sub-env); ``{"difficulty": [...]}`` (or one int for all) picks each sub-env's

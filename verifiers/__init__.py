@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .base import Verifier, precheck
     from .registry import BUILTIN, get_verifier
-    from .score import PASSING_VERDICTS, VERDICTS, Score
+    from .score import PASSING_VERDICTS, SANDBOX_ERROR, VERDICTS, Score
 
 _HOME = {"Verifier": "base", "precheck": "base", "BUILTIN": "registry", "get_verifier": "registry",
-         "PASSING_VERDICTS": "score", "VERDICTS": "score", "Score": "score"}
-__all__ = ["BUILTIN", "PASSING_VERDICTS", "VERDICTS", "Score", "Verifier", "get_verifier", "precheck"]
+         "PASSING_VERDICTS": "score", "SANDBOX_ERROR": "score", "VERDICTS": "score", "Score": "score"}
+__all__ = ["BUILTIN", "PASSING_VERDICTS", "SANDBOX_ERROR", "VERDICTS", "Score", "Verifier", "get_verifier", "precheck"]
 
 
 def __getattr__(name: str) -> Any:

@@ -8,16 +8,18 @@ from typing import Any, ClassVar
 
 from sppo_gym.sandbox import Job, JobResult, Limits, get_pool
 
-from .score import Score
+from .score import SANDBOX_ERROR, Score
 
 MAX_RESPONSE_CHARS = 64 * 1024
 
+#: Sandbox job status (``sppo_gym.sandbox.job.STATUSES``: the sandbox's own vocabulary, it knows
+#: nothing about verdicts) -> verdict.
 _STATUS_VERDICT = {
     "timeout": "timeout",
     "memory": "memory",
     "output_limit": "output_limit",
     "error": "judge_error",
-    "sandbox_error": "sandbox_error",
+    "sandbox_error": SANDBOX_ERROR,
 }
 
 
@@ -57,7 +59,7 @@ def score_from_result(result: JobResult) -> Score:
     """Map a finished sandbox job to a Score. The judge returns Score fields on success."""
     if result.status == "ok":
         return score_from_value(result.value, result.elapsed)
-    verdict = _STATUS_VERDICT.get(result.status, "sandbox_error")
+    verdict = _STATUS_VERDICT.get(result.status, SANDBOX_ERROR)
     return Score(0.0, verdict, detail=(result.detail or result.status)[:300], elapsed=result.elapsed)
 
 

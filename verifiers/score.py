@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: Every verdict a verifier may return, with its meaning. ``sandbox_error`` is the only
-#: verdict about the infrastructure rather than the answer; consumers must not score it as 0.
+#: The one verdict about the infrastructure rather than the answer (Docker, the pool, a missing
+#: toolchain): consumers must not score it as 0. Compare ``info["verdict"] == SANDBOX_ERROR``.
+SANDBOX_ERROR = "sandbox_error"
+
+#: Every verdict a verifier may return, with its meaning.
 VERDICTS: dict[str, str] = {
     # shared
     "correct": "the answer matches the reference",
@@ -27,7 +30,7 @@ VERDICTS: dict[str, str] = {
     "memory": "verification hit its memory limit",
     "output_limit": "too much output was produced",
     "judge_error": "the judge failed on this input (a bug; reported, scored 0)",
-    "sandbox_error": "infrastructure failure (Docker, pool); not a verdict on the answer",
+    SANDBOX_ERROR: "infrastructure failure (Docker, pool); not a verdict on the answer",
     # code
     "passed": "every test ran and passed",
     "failed": "a test ran and failed",
@@ -73,7 +76,7 @@ class Score:
 
     @property
     def is_infra_failure(self) -> bool:
-        return self.verdict == "sandbox_error"
+        return self.verdict == SANDBOX_ERROR
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

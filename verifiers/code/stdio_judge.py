@@ -38,6 +38,7 @@ import re
 import shutil
 from typing import Any
 
+from ..score import SANDBOX_ERROR
 from .languages import Language, get_language
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?[0-9]++)?+", re.ASCII)
@@ -179,7 +180,7 @@ def judge(payload: dict, ctx: Any) -> dict:
     extra: dict[str, Any] = {"cases": len(tests), "cases_passed": 0, "language": lang.name}
     missing = _missing_tool(lang)
     if missing is not None:
-        return {"reward": 0.0, "verdict": "sandbox_error", "passed": False, "extra": extra,
+        return {"reward": 0.0, "verdict": SANDBOX_ERROR, "passed": False, "extra": extra,
                 "detail": f"this sandbox image has no {lang.name} toolchain ({missing} not found): build one with "
                           f"`sppo-gym sandbox build --languages {lang.name}` and export SPPO_GYM_LANGUAGES={lang.name}"}
     status, built = compile_program(lang, payload["source"], payload, ctx)

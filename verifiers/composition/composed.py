@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..base import Verifier
-from ..score import Score
+from ..score import SANDBOX_ERROR, Score
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class ComposedVerifier(Verifier):
         elapsed = sum(s.elapsed for s in scores)
         for c, s in zip(self.components, scores, strict=True):
             if s.is_infra_failure:
-                return Score(0.0, "sandbox_error", detail=f"{c.label}: {s.detail}"[:300], elapsed=elapsed, extra=extra)
+                return Score(0.0, SANDBOX_ERROR, detail=f"{c.label}: {s.detail}"[:300], elapsed=elapsed, extra=extra)
         credit = not self.gate or outcome.passed
         total = self.outcome.weight * outcome.reward
         if credit:
