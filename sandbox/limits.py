@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, replace
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-job limits, enforced from outside the job (SANDBOX.md principle 2)."""
+    """Per-job limits, enforced from outside the job (docs/THREAT_MODEL.md, principle 2)."""
 
     wall_s: float = 10.0
     """Wall-clock budget of the whole job; on expiry everything it started is SIGKILLed."""

@@ -1,4 +1,4 @@
-"""Take the code out of a model response (CONTRACT.md: the last fenced block, else everything).
+"""Take the code out of a model response (docs/CONTRACT.md, "Code": the last fenced block, else everything).
 
 Fences follow CommonMark loosely: an opening line of three or more backticks (up to three
 spaces of indent) with an optional info string, closed by a line of at least as many backticks.

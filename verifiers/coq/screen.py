@@ -1,6 +1,6 @@
 """Textual screen of candidate Coq source: lex it the way Coq does, then refuse forbidden commands.
 
-Coq has no security model (SANDBOX.md principle 7), so the screen is the first line: it gives a
+Coq has no security model (docs/THREAT_MODEL.md, principle 7), so the screen is the first line: it gives a
 clear ``rejected_command`` verdict naming the command. It is not the last line: the trusted check
 (``coq.check``) still proves that the theorem has the reference type and depends on no axiom,
 whatever slipped past here.

@@ -3,7 +3,7 @@
 A problem is ``{"name", "statement"}`` plus optional ``preamble`` (Coq source placed before the
 theorem, trusted) and ``allowed_axioms`` (fully qualified axiom names this task may use; default
 none). The response's proof is the last ```` ```coq ```` block, else the last untagged fenced
-block, else the whole response (CONTRACT.md). Everything else happens in the judge
+block, else the whole response (docs/CONTRACT.md, "Coq"). Everything else happens in the judge
 (``coq.judge``) and the backend (``coq.check``); see docs/COQ.md for the threat model.
 """
 

@@ -1,4 +1,4 @@
-"""Find the final answer in a model response (CONTRACT.md, "What is taken from the response").
+"""Find the final answer in a model response (docs/CONTRACT.md, "What is taken from the response").
 
 Precedence, first hit wins:
 
