@@ -27,6 +27,10 @@ Reward
     which pays ``len(answer)/len(reply)`` for any reply that merely *contains* the answer: a policy
     that lists numbers from the question (``<answer>841, 922</answer>`` for a GCD of 1) earns reward
     without solving anything. Verdicts: ``correct``, ``wrong``, ``no_answer`` (+ ``partial``).
+Info
+    ``info["answer"]`` is the task's reference answer (a string), or ``None`` for tasks without a
+    unique answer, whose scorer checks the reply against the puzzle itself (``propositional_logic``,
+    ``graph_color``, ``boxnet``, ``rubiks_cube``, ``rush_hour``, ...): never the string ``"None"``.
 Episode end
     After one step (``terminated=True``).
 Version history

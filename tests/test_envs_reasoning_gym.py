@@ -41,6 +41,17 @@ def test_prompt_config_and_determinism():
     assert other.unwrapped.versions()["dataset"] != env.unwrapped.versions()["dataset"]
 
 
+@pytest.mark.parametrize("task", ["propositional_logic", "graph_color"])
+def test_answer_is_none_for_tasks_without_a_unique_answer(task):
+    """Their scorer checks the reply against the puzzle: info["answer"] is None (not the string 'None')."""
+    _, info = gym.make("sppo_gym/ReasoningGym-v0", task=task).reset(seed=0)
+    assert info["answer"] is None
+    envs = gym.make_vec("sppo_gym/ReasoningGym-v0", num_envs=2, task=task)
+    _, infos = envs.reset(seed=0)
+    assert list(infos["answer"]) == [None, None]
+    envs.close()
+
+
 def test_items_are_hashed_not_seed_plus_index():
     gen = TaskItems("basic_arithmetic", {})
     seeds = {gen(np.random.default_rng(i))["seed"] for i in range(50)}
