@@ -42,13 +42,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .default import get_pool
     from .job import STATUSES, Job, JobResult
     from .limits import ContainerLimits, Limits
-    from .pool import SandboxPool, get_pool, set_pool
+    from .pool import SandboxPool, set_pool
     from .ray_pool import RayPool
 
 _HOME = {"STATUSES": "job", "Job": "job", "JobResult": "job", "ContainerLimits": "limits", "Limits": "limits",
-         "SandboxPool": "pool", "get_pool": "pool", "set_pool": "pool", "RayPool": "ray_pool"}
+         "SandboxPool": "pool", "get_pool": "default", "set_pool": "pool", "RayPool": "ray_pool"}
 __all__ = ["STATUSES", "ContainerLimits", "Job", "JobResult", "Limits", "RayPool", "SandboxPool", "get_pool",
            "set_pool"]
 

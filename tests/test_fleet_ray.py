@@ -71,7 +71,7 @@ def verdicts(items) -> list[tuple[float, str, bool]]:
     return out
 
 
-def test_ray_pool_gives_the_local_pools_verdicts(cluster):
+def test_ray_pool_gives_the_local_pools_verdicts(cluster, monkeypatch):
     items = mixed_items()
     local = SandboxPool(2)
     set_pool(local)
@@ -79,10 +79,11 @@ def test_ray_pool_gives_the_local_pools_verdicts(cluster):
         expected = verdicts(items)
     finally:
         set_pool(None)
-    pool = RayPool(size_per_node=1)
-    set_pool(pool)
+    monkeypatch.setenv("SPPO_GYM_RAY_ADDRESS", "auto")  # how a user selects it: get_pool() joins the cluster
+    monkeypatch.setenv("SPPO_GYM_POOL_SIZE", "1")  # containers per node
+    pool = get_pool()
     try:
-        assert get_pool() is pool
+        assert isinstance(pool, RayPool) and get_pool() is pool
         assert len(pool.nodes()) == 2 and pool.size == 2
         got = verdicts(items)
         per_node = pool.node_stats()

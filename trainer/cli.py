@@ -25,6 +25,7 @@ for _module, _name in (
     ("sppo_gym.trainer.train_cli", "train_command"),
     ("sppo_gym.trainer.evaluation.bench_cli", "bench_command"),
     ("sppo_gym.trainer.evaluation.audit_cli", "audit_command"),
+    ("sppo_gym.envs.service.cli", "serve_command"),
 ):
     _register(_module, _name)
 
