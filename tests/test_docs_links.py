@@ -10,9 +10,10 @@ no Docker and no imports of the package:
   ``tests/test_audit.py``, a glob such as ``verifiers/coq/*.py``) or a module of the package
   (``sppo_gym.verifiers.coq.theorems``, ``sppo_gym.sandbox.plaindata:encode``) names one that
   exists;
-* no file of the repository refers to a document the repository does not hold: the contract and
-  the threat model are ``docs/CONTRACT.md`` and ``docs/THREAT_MODEL.md``, and nothing may cite
-  ``SANDBOX.md``, ``SPPO.md``, ``STYLE.md`` or a ``shared/docs`` folder.
+* no file of the repository refers to a document the repository does not hold: every
+  ``docs/....md`` named anywhere exists, the contract and the threat model are
+  ``docs/CONTRACT.md`` and ``docs/THREAT_MODEL.md``, and nothing may cite ``SANDBOX.md``,
+  ``SPPO.md``, ``STYLE.md`` or a ``shared/docs`` folder.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _REPO_PATH = re.compile(r"^\.?[\w-]+(/[\w.*-]+)+/?$")
 _MODULE = re.compile(r"^sppo_gym(\.\w+)+(:\w+)?$")
 _FOREIGN_DOC = re.compile(r"\b(?:SANDBOX|SPPO|STYLE)\.md\b|shared/docs")
 _CONTRACT = re.compile(r"(?<![\w/.-])(?:[\w./-]*/)?CONTRACT\.md\b")
+_DOCS_PATH = re.compile(r"(?<![\w/.-])docs/[\w./-]*?\.md\b")
 
 
 def rel(path: Path) -> str:
@@ -155,6 +157,9 @@ def foreign_doc_references(files: list[Path]) -> list[str]:
             where = f"{rel(f)}:{n}"
             for m in _FOREIGN_DOC.finditer(line):
                 problems.append(f"{where}: {m.group(0)} (not a document of this repository)")
+            for m in _DOCS_PATH.finditer(line):
+                if not (ROOT / m.group(0)).is_file():
+                    problems.append(f"{where}: {m.group(0)} (no such document)")
             for m in _CONTRACT.finditer(line):
                 ref = m.group(0)
                 ok = ref in ("docs/CONTRACT.md", "../CONTRACT.md") or (in_docs and ref == "CONTRACT.md")
