@@ -298,18 +298,12 @@ def get_pool() -> SandboxPool:
 
     Environment: ``SPPO_GYM_SANDBOX`` (``docker``, or ``local`` for unisolated debugging),
     ``SPPO_GYM_POOL_SIZE`` (containers), ``SPPO_GYM_IMAGE`` (use this image tag instead of
-    building the project's own), ``SPPO_GYM_RAY_ADDRESS`` (spread jobs over a Ray cluster's nodes:
-    ``auto``, ``local`` or an address; see ``ray_pool.RayPool``).
+    building the project's own).
     """
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None or _DEFAULT._closed:
-            if os.environ.get("SPPO_GYM_RAY_ADDRESS"):
-                from .ray_pool import RayPool
-
-                _DEFAULT = RayPool()  # type: ignore[assignment]  # same interface, another backend
-            else:
-                _DEFAULT = SandboxPool()
+            _DEFAULT = SandboxPool()
         return _DEFAULT
 
 
