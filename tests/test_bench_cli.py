@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from bench_tasks import SUM_ID, register_sum_task
+from bench_tasks import FLAKY_INDEX, SUM_ID, problems, register_sum_task, sum_verifier
 from sppo_gym.trainer.cli import app
 from sppo_gym.trainer.evaluation.bench_report import plot_name
 from sppo_gym.trainer.evaluation.policies import LocalPolicy, Sampling
@@ -65,12 +68,20 @@ def test_tiny_random_run_writes_every_output(tmp_path) -> None:
     assert "| env | n | k | accuracy | pass@k |" in res.stdout and SUM_ID in res.stdout
     results = json.loads((out / "results.json").read_text())
     r = results["envs"][SUM_ID]
-    assert r["samples"] == 6 and r["k"] == 2 and 0.0 <= r["accuracy"] <= 1.0
-    assert set(r["verdicts"]) <= {"correct", "wrong", "sandbox_error"}
+    assert r["samples"] == 6 and r["k"] == 2 and r["sandbox_errors"] == 0
     assert results["policy"]["kind"] == "local" and results["policy"]["spec"] == "tiny-random"
     assert results["versions"]["sppo-gym"] and r["versions"]["dataset"] and results["settings"]["seed"] == 0
     lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert len(lines) == 6 and {"task_id", "prompt", "response", "reward", "verdict"} <= set(lines[0])
+    assert sorted((x["index"], x["sample"]) for x in lines) == [(i, j) for i in range(3) for j in range(2)]
+    for x in lines:  # each stored score is the verifier's verdict on the stored response
+        score = sum_verifier(x["response"], problems()[x["index"]])
+        assert (x["reward"], x["verdict"]) == (score.reward, score.verdict)
+    first = [x["reward"] for x in lines if x["sample"] == 0]
+    assert r["accuracy"] == pytest.approx(sum(first) / 3)
+    assert r["verdicts"] == dict(Counter(x["verdict"] for x in lines))
+    solved = [any(x["reward"] == 1.0 for x in lines if x["index"] == i) for i in range(3)]
+    assert r["pass_at_k"] == pytest.approx(sum(solved) / 3)  # k = n = 2: pass@2 is "either sample passed"
     png = out / plot_name(SUM_ID)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -84,19 +95,83 @@ def test_python_policy_and_compare(tmp_path, monkeypatch) -> None:
 
         def wrong(prompt):
             return "7"
+
+        def half(prompt):  # right on even a: problems 0, 2, 4 of the valid 0..4 (5 is a sandbox error)
+            a = int(prompt.removeprefix("Compute ").split(" + ")[0])
+            return right(prompt) if a % 2 == 0 else "7"
     """))
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    for name in ("right", "wrong"):
+    for name in ("right", "half", "wrong"):
         res = runner.invoke(app, ["bench", "--env", SUM_ID, "--policy", f"python:bench_cli_policy:{name}",
                                   "--n", "6", "--out", name, "--no-progress"])
         assert res.exit_code == 0, res.output
-    res = runner.invoke(app, ["bench", "--compare", "right", "wrong"])
+    res = runner.invoke(app, ["bench", "--compare", "right", "half", "wrong"])
     assert res.exit_code == 0, res.output
     rows = [line for line in res.stdout.splitlines() if line.startswith(f"| {SUM_ID} | accuracy")]
-    assert rows == [f"| {SUM_ID} | accuracy | 100.0% | 0.0% |"]
+    assert rows == [f"| {SUM_ID} | accuracy | 100.0% | 60.0% | 0.0% |"]  # 3 of 5: the sandbox error is not a 0
     assert "python:bench_cli_policy:right" in res.stdout
-    assert f"| {SUM_ID} | sandbox errors | 1 | 1 |" in res.stdout
+    assert f"| {SUM_ID} | sandbox errors | 1 | 1 | 1 |" in res.stdout
+
+
+INTERRUPT_POLICY = """
+import os, pathlib, time
+from bench_tasks import parse_sum, register_sum_task
+
+register_sum_task()
+
+
+def answer(prompt):
+    index = int(prompt.removeprefix("Compute ").split(" + ")[0])  # problem i is "Compute i + (10 + i)."
+    with open("calls.log", "a") as f:
+        f.write(f"{index}\\n")
+    if str(index) == os.environ.get("BLOCK_AT"):  # wait here for the test's Ctrl-C
+        pathlib.Path("blocked").touch()
+        for _ in range(3000):
+            time.sleep(0.1)
+    return str(parse_sum(prompt))
+"""
+
+
+def test_ctrl_c_exits_130_and_the_rerun_resumes_without_redoing_scored_items(tmp_path) -> None:
+    """SIGINT (what Ctrl-C sends) to a real ``sppo-gym bench`` while it generates problem 6 of 10."""
+    (tmp_path / "bench_interrupt.py").write_text(INTERRUPT_POLICY)
+    tests = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
+           "BLOCK_AT": "6"}
+    cmd = [*CLI, "--env", f"bench_interrupt:{SUM_ID}", "--policy", "python:bench_interrupt:answer", "--n", "10",
+           "--batch-size", "2", "--out", "run", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300  # only bounds a failure; the test waits for the policy's signal
+        while not (tmp_path / "blocked").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (tmp_path / "blocked").exists(), proc.communicate(timeout=60)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "run the same command again to resume" in stderr and "Traceback" not in stderr
+    stored = [json.loads(x) for x in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    done = {x["index"] for x in stored}
+    assert done and done <= set(range(6)) and not (tmp_path / "run" / "results.json").exists()
+    first_calls = [int(x) for x in (tmp_path / "calls.log").read_text().split()]
+    assert first_calls == list(range(7)), first_calls  # 0..5 answered, stopped inside 6
+
+    (tmp_path / "calls.log").unlink()
+    env.pop("BLOCK_AT")
+    rerun = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    resumed_calls = [int(x) for x in (tmp_path / "calls.log").read_text().split()]
+    assert resumed_calls == sorted(set(range(10)) - done)  # each missing problem once, no scored one again
+    final = [json.loads(x) for x in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    # append-only: a stored sandbox_error is verified again and its new record appended (the last one counts)
+    assert {x["index"] for x in final} == set(range(10)) and len(final) == 10 + (FLAKY_INDEX in done)
+    r = json.loads((tmp_path / "run" / "results.json").read_text())["envs"][f"bench_interrupt:{SUM_ID}"]
+    assert r["samples"] == 10 and r["accuracy"] == 1.0 and r["sandbox_errors"] == 1  # problem FLAKY_INDEX
+    assert [x["verdict"] for x in final if x["index"] == FLAKY_INDEX][-1] == "sandbox_error"
 
 
 def test_local_policy_is_reproducible() -> None:

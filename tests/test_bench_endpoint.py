@@ -4,6 +4,7 @@ through the official ``openai`` client: answers, concurrency bound, retries, cle
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 from bench_tasks import SUM_ID, parse_sum, register_sum_task
@@ -26,14 +27,22 @@ def _policy(srv: ChatServer, **kw):
 
 
 def test_answers_in_order_with_bounded_concurrency(monkeypatch) -> None:
+    """The server answers only when 3 requests are in flight at once (a barrier): a serial client
+    never gets an answer (the barrier breaks, every try fails), an unbounded one shows more in flight."""
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    with ChatServer(_answer, latency_s=0.05) as srv:
-        pol, notes = _policy(srv, concurrency=3)
+    barrier = threading.Barrier(3, timeout=30)  # the timeout only ends a failing run
+
+    def answer_three_at_a_time(prompt: str) -> str:
+        barrier.wait()
+        return _answer(prompt)
+
+    with ChatServer(answer_three_at_a_time) as srv:
+        pol, notes = _policy(srv, concurrency=3, max_retries=1)
         prompts = [f"p{i}" for i in range(12)]
         assert pol.generate(prompts, list(range(12)), GREEDY16) == [f"echo: p{i}" for i in range(12)]
         pol.close()
     assert notes == []
-    assert srv.max_in_flight <= 3 and len(srv.requests) == 12
+    assert srv.max_in_flight == 3 and len(srv.requests) == 12
     assert set(srv.auth) == {"Bearer test-key"}
     body = srv.requests[0]
     assert body["model"] == "test-model" and body["temperature"] == 0.0 and body["max_tokens"] == 16
