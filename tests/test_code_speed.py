@@ -1,8 +1,14 @@
 """Runtime-efficiency ("speed") rewards of the Python-tests verifier, through the real Docker pool.
 
 The problem counts the distinct values of a list; the reference uses a set (linear), the slow
-answer a list scan (quadratic, > 5x slower on the test's input). Rewards of correct answers must
-order them; wrong, timed-out and clock-tampering answers must not gain anything.
+answer a list scan (quadratic). Rewards of correct answers must order them; wrong, timed-out and
+clock-tampering answers must not gain anything.
+
+The gaps are wide on purpose, so that a loaded CI machine cannot close them: on the test's input
+the slow answer's extra CPU time is ~25x the ``eps`` of the reward formula (half the fixed cost
+of a call; both scale with the machine's speed), a ratio of ~0.04 against the floor of 0.1, so it
+and every slow-but-tampering answer earn exactly the floor, while a set-based answer is within
+noise of the reference (~0.9-1.0). A tamper that worked would look fast and earn far more.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import pytest
 import sppo_gym.envs  # noqa: F401  (registers the ids)
 from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier
 
-N = 1500
+N = 5500  # quadratic: 1500 left the slow answer at ~0.2, within reach of noise on a loaded machine
 DISTINCT = {
     "task_id": "speed/distinct",
     "prompt": "Write `count_distinct(xs)`: the number of distinct values in the list `xs`.",
@@ -56,12 +62,13 @@ TAMPER = {
 CACHES = ("cache_across_runs", "cache_in_dir_times")
 """Caches across timed runs: detected, so the answer is correct but untimed (the floor)."""
 
-TRIALS = 20
+TRIALS = 10
+FLOOR = 0.1  # the verifier's default speed_floor
 
 
 @pytest.fixture(scope="module")
 def scores(sandbox_pool):
-    """Everything in one batch: 20 slow + 20 fast trials, the tamper cases, a wrong answer."""
+    """Everything in one batch: 10 slow + 10 fast trials, the tamper cases, a wrong answer."""
     v = PythonTestsVerifier(reward="speed", speed_min_rounds=2, speed_min_time_s=0.0)
     items = [SLOW] * TRIALS + [FAST] * TRIALS + list(TAMPER.values()) + ["def count_distinct(xs):\n    return len(xs)\n"]
     out = v.verify_batch([(src, DISTINCT) for src in items])
@@ -74,10 +81,10 @@ pytestmark = pytest.mark.docker
 
 def test_slow_and_fast_are_ordered(scores):
     for s in scores["slow"] + scores["fast"]:
-        assert s.passed and s.verdict == "passed" and 0.1 <= s.reward <= 1.0, s
+        assert s.passed and s.verdict == "passed", s
         assert s.extra["speed"]["clock"] == "cpu", s.extra
-    ordered = sum(s.reward < f.reward for s, f in zip(scores["slow"], scores["fast"], strict=True))
-    assert ordered >= TRIALS - 1, [(s.reward, f.reward) for s, f in zip(scores["slow"], scores["fast"], strict=True)]
+    assert {s.reward for s in scores["slow"]} == {FLOOR}, [s.extra["speed"] for s in scores["slow"]]
+    assert min(f.reward for f in scores["fast"]) > 2 * FLOOR, [f.extra["speed"] for f in scores["fast"]]
 
 
 def test_fast_but_wrong_scores_zero(scores):
@@ -90,11 +97,9 @@ def test_fast_but_wrong_scores_zero(scores):
 def test_tampering_does_not_raise_the_score(scores, name):
     s = scores[name]
     assert s.verdict == "passed" and s.reward > 0, s
-    honest = max(x.reward for x in scores["slow"])
-    assert s.reward <= honest + 0.05, (s.reward, honest, s.extra)
-    assert s.reward < min(x.reward for x in scores["fast"]), s
+    assert s.reward == FLOOR, (s.reward, s.extra)  # what the honest slow answer earns
     if name in CACHES:
-        assert s.reward == 0.1 and "untimed" in s.extra["speed"], s
+        assert "untimed" in s.extra["speed"], s
 
 
 def test_timeout_scores_zero(sandbox_pool):
