@@ -12,6 +12,7 @@ __all__ = ["TrainConfig", "load_config", "train"]
 
 
 def __getattr__(name: str) -> Any:
+    # Lazy (PEP 562): the CLI imports this package on every call; torch (~1.4 s) loads with loop.
     if name in ("TrainConfig", "load_config"):
         from . import config
 

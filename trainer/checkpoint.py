@@ -5,46 +5,13 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-from .evaluation.held_out import Evaluation
-
-if TYPE_CHECKING:
-    from .loop import Run
-
 CHECKPOINT = "checkpoint.pt"
-
-
-def save_run(run: Run, step: int, wall: float, before: Evaluation | None) -> Path:
-    """Checkpoint everything a resumed run needs: weights, optimisers, curriculum, the evaluation
-    before training (for samples.json), config, step, wall clock and RNG states."""
-    return save(Path(run.cfg.out), step=step, wall_s=wall, config=run.cfg.model_dump(),
-                eval_before=asdict(before) if before is not None else None,
-                policy=run.policy.state_dict(), opt=run.opt.state_dict(),
-                critic=run.critic.state_dict() if run.critic is not None else None,
-                critic_opt=run.critic_opt.state_dict() if run.critic_opt is not None else None,
-                curriculum=run.curriculum.state_dict() if run.curriculum is not None else None)
-
-
-def restore_run(run: Run, state: dict[str, Any]) -> tuple[int, float, Evaluation | None]:
-    """Load a checkpoint into a freshly set-up run; returns (step, wall_s, the evaluation before training)."""
-    run.policy.load_state_dict(state["policy"])
-    run.opt.load_state_dict(state["opt"])
-    if run.critic is not None:
-        run.critic.load_state_dict(state["critic"])
-        run.critic_opt.load_state_dict(state["critic_opt"])  # type: ignore[union-attr]
-    if run.curriculum is not None and state.get("curriculum") is not None:
-        run.curriculum.load_state_dict(state["curriculum"])
-    set_rng_state(state["rng"])
-    before = state.get("eval_before")
-    if before is None and state.get("accuracy_before") is not None:  # a checkpoint from before eval_before
-        before = {"accuracy": state["accuracy_before"]}
-    return int(state["step"]), float(state["wall_s"]), Evaluation(**before) if before is not None else None
 
 
 def rng_state() -> dict[str, Any]:

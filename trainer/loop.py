@@ -28,7 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -305,7 +305,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     run = setup(cfg)
     start, wall, before = 0, 0.0, None
     if resume:
-        start, wall, before = ckpt.restore_run(run, ckpt.load(out))
+        start, wall, before = restore(run, ckpt.load(out))
     log = MetricsLog(out, resume_step=start if resume else None, tensorboard=cfg.tensorboard)
     if not resume and run.held_out is not None:
         before = evaluate(run)
@@ -330,7 +330,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         bar.set_postfix(reward=f"{row.get('reward_mean', float('nan')):.2f}",
                         **({"acc": f"{after.accuracy:.2f}"} if after is not None else {}))
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            ckpt.save_run(run, step, wall, before)
+            save_checkpoint(run, step, wall, before)
     bar.close()
     if run.held_out is not None and eval_step != step:
         after = evaluate(run)  # stopped by the wall-clock budget before the last step
@@ -343,10 +343,37 @@ def evaluate(run: Run) -> Evaluation:
     return run.held_out.evaluate(run.policy, run.tokenizer, amp=run.amp)  # type: ignore[union-attr]
 
 
+def save_checkpoint(run: Run, step: int, wall: float, before: Evaluation | None) -> Path:
+    """Everything a resumed run needs: weights, optimisers, curriculum, the evaluation before
+    training (for samples.json), config, step and wall clock (``checkpoint.save`` adds the RNG states)."""
+    return ckpt.save(Path(run.cfg.out), step=step, wall_s=wall, config=run.cfg.model_dump(),
+                     eval_before=asdict(before) if before is not None else None,
+                     policy=run.policy.state_dict(), opt=run.opt.state_dict(),
+                     critic=run.critic.state_dict() if run.critic is not None else None,
+                     critic_opt=run.critic_opt.state_dict() if run.critic_opt is not None else None,
+                     curriculum=run.curriculum.state_dict() if run.curriculum is not None else None)
+
+
+def restore(run: Run, state: dict[str, Any]) -> tuple[int, float, Evaluation | None]:
+    """Load a checkpoint into a freshly set-up run; returns (step, wall_s, the evaluation before training)."""
+    run.policy.load_state_dict(state["policy"])
+    run.opt.load_state_dict(state["opt"])
+    if run.critic is not None:
+        run.critic.load_state_dict(state["critic"])
+        run.critic_opt.load_state_dict(state["critic_opt"])  # type: ignore[union-attr]
+    if run.curriculum is not None and state.get("curriculum") is not None:
+        run.curriculum.load_state_dict(state["curriculum"])
+    ckpt.set_rng_state(state["rng"])
+    before = state.get("eval_before")
+    if before is None and state.get("accuracy_before") is not None:  # a checkpoint from before eval_before
+        before = {"accuracy": state["accuracy_before"]}
+    return int(state["step"]), float(state["wall_s"]), Evaluation(**before) if before is not None else None
+
+
 def finish(run: Run, out: Path, log: MetricsLog, step: int, wall: float, before: Evaluation | None,
            after: Evaluation | None) -> dict[str, Any]:
     """Checkpoint, final policy, plots, summary.json and samples.json; closes the envs."""
-    ckpt.save_run(run, step, wall, before)
+    save_checkpoint(run, step, wall, before)
     save_policy(run.policy, run.tokenizer, out / "final")
     log.close()
     plot_rewards(log.rows, out / "reward.png", title=f"{run.cfg.algo} on {run.cfg.env} ({run.cfg.model})")

@@ -9,11 +9,10 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .config import TrainConfig
-    from .evaluation.held_out import Evaluation
+from .config import TrainConfig
+from .evaluation.held_out import Evaluation
 
 #: metrics.csv columns, in order. ``eval_accuracy`` is empty on rows without an evaluation.
 COLUMNS = (
@@ -93,7 +92,7 @@ class MetricsLog:
         self._rewrite()
         self.tb = None
         if tensorboard:
-            try:
+            try:  # an optional dependency, needed only with tensorboard=true
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as e:
                 raise ValueError("tensorboard=true needs the package: pip install tensorboard") from e
@@ -163,26 +162,36 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def plot_rewards(rows: list[dict[str, Any]], path: Path, title: str = "") -> None:
-    """reward.png: training reward per step (and its moving average), held-out accuracy as dots."""
+def _pyplot() -> Any:
+    """matplotlib.pyplot on the file-only Agg backend. Imported here, when a plot is written: pyplot
+    takes ~0.4 s to import, and picking a backend at import time would change it for a notebook
+    that imports the trainer."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    def series(key: str) -> tuple[list[int], list[float]]:
-        pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key) not in (None, "")]
-        return [p[0] for p in pts], [p[1] for p in pts]
+    return plt
 
+
+def _series(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of the rows where ``key`` has a value."""
+    pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key) not in (None, "")]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def plot_rewards(rows: list[dict[str, Any]], path: Path, title: str = "") -> None:
+    """reward.png: training reward per step (and its moving average), held-out accuracy as dots."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    steps, reward = series("reward_mean")
+    steps, reward = _series(rows, "reward_mean")
     if steps:
         ax.plot(steps, reward, color="tab:blue", alpha=0.35, label="train reward (batch mean)")
         w = max(1, len(reward) // 10)
         smooth = [sum(reward[max(0, i - w + 1) : i + 1]) / len(reward[max(0, i - w + 1) : i + 1])
                   for i in range(len(reward))]
         ax.plot(steps, smooth, color="tab:blue", label=f"train reward ({w}-step mean)")
-    esteps, acc = series("eval_accuracy")
+    esteps, acc = _series(rows, "eval_accuracy")
     if esteps:
         ax.plot(esteps, acc, "o-", color="tab:red", label="held-out accuracy (greedy)")
     ax.set_xlabel("step")
@@ -198,17 +207,9 @@ def plot_rewards(rows: list[dict[str, Any]], path: Path, title: str = "") -> Non
 
 def plot_curriculum(rows: list[dict[str, Any]], path: Path, title: str = "") -> None:
     """curriculum.png: mean difficulty per step, and the critic's V(x) of chosen vs candidate prompts."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    def series(key: str) -> tuple[list[int], list[float]]:
-        pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key) not in (None, "")]
-        return [p[0] for p in pts], [p[1] for p in pts]
-
+    plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
-    ax1.step(*series("difficulty"), where="mid", color="tab:purple", marker=".", label="mean difficulty of the batch")
+    ax1.step(*_series(rows, "difficulty"), where="mid", color="tab:purple", marker=".", label="mean difficulty of the batch")
     ax1.set_ylabel("difficulty")
     ax1.grid(alpha=0.3)
     if ax1.get_legend_handles_labels()[0]:  # difficulty only on envs with levels
@@ -216,7 +217,7 @@ def plot_curriculum(rows: list[dict[str, Any]], path: Path, title: str = "") -> 
     ax1.set_title(title)
     for key, color, label in (("v_pool", "tab:gray", "V(x), candidate pool (mean)"),
                               ("v_chosen", "tab:green", "V(x), chosen prompts (mean)")):
-        steps, v = series(key)
+        steps, v = _series(rows, key)
         if steps:
             ax2.plot(steps, v, color=color, marker=".", label=label)
     ax2.axhline(0.5, color="k", lw=0.5, ls=":")

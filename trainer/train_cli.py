@@ -40,7 +40,7 @@ def run_training(config: Path | None, resume: bool, overrides: dict[str, Any]) -
         cfg = load_config(config, overrides)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
-    from .loop import train
+    from .loop import train  # torch (~1.4 s) loads only when training starts
 
     summary = train(cfg, resume=resume)
     before, after = summary["accuracy_before"], summary["accuracy_after"]

