@@ -92,6 +92,7 @@ def test_pack_size(n, containers, k):
     assert pack_size_for(n, containers) <= MAX_PACK
 
 
+@pytest.mark.timeout(10)  # < 0.3 s today; a quadratic or unbounded path on this input runs for minutes
 def test_fence_info_string_and_a_long_unclosed_line():
     from sppo_gym.verifiers.code.extract import fenced_blocks
 

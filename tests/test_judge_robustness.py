@@ -87,12 +87,14 @@ RAW_BAD = {
 }
 
 
+@pytest.mark.timeout(10)  # < 0.3 s today; a quadratic or unbounded path on this input runs for minutes
 @pytest.mark.parametrize("name", list(RAW_BAD))
 def test_malformed_frames_raise_only_wire_errors(name):
     with pytest.raises((ProtocolError, plaindata.PlainDataError)):
         _recv_raw(RAW_BAD[name])
 
 
+@pytest.mark.timeout(10)  # < 0.3 s today; a quadratic or unbounded path on this input runs for minutes
 def test_many_small_arrays_are_refused_before_parsing():
     body = b"[" + b"[]," * MAX_CONTAINERS + b"[]]"
     assert len(body) > COUNT_ABOVE
@@ -121,6 +123,7 @@ def test_lone_surrogates_cross_exactly_on_the_channel():
         assert Channel(b.fileno()).recv(timeout=5) == {"exc": "\ud800", "msg": "\x00\udcff"}
 
 
+@pytest.mark.timeout(10)  # < 0.3 s today; a quadratic or unbounded path on this input runs for minutes
 def test_codec_needs_no_recursion():
     """Encode and decode walk the value with their own stack: a low recursion limit is no problem."""
     deep: list = []
@@ -138,6 +141,7 @@ def test_codec_needs_no_recursion():
         plaindata.encode([deep])
 
 
+@pytest.mark.timeout(10)  # < 0.3 s today; a quadratic or unbounded path on this input runs for minutes
 def test_decode_of_absurd_depth_raises_its_own_error():
     node: list = ["n", None]
     for _ in range(100_000):  # built directly, not parsed: only decode's own bound applies
@@ -265,6 +269,7 @@ def test_float_mode_accepts_what_exact_mode_accepts(got, want):
     assert outputs_match(got, want) and outputs_match(got, want, 1e-6)
 
 
+@pytest.mark.timeout(10)  # < 0.3 s today; a quadratic or unbounded path on this input runs for minutes
 def test_long_digit_tokens_compare():
     assert not outputs_match("1" * 60_000 + "x", "3", 1e-6)
     assert outputs_match("1" * 300, "1" * 300 + ".0", 1e-9)

@@ -140,6 +140,7 @@ def test_brace_partners_agree_with_matching_brace_on_random_text():
             i += 1
 
 
+@pytest.mark.timeout(10)  # < 0.3 s today; a quadratic or unbounded path on this input runs for minutes
 def test_many_unclosed_boxes_still_find_the_last_closed_one():
     text = "\\boxed{7} " + "\\boxed{" * 20_000
     assert last_boxed(text) == "7"

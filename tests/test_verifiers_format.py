@@ -158,6 +158,7 @@ ADVERSARIAL = {
 }
 
 
+@pytest.mark.timeout(10)  # < 0.3 s today; a quadratic or unbounded path on this input runs for minutes
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_adversarial_inputs_are_judged(name):
     """Linear scans only: each of these returns (no timing assertion; a quadratic scan would hang here)."""
@@ -167,6 +168,7 @@ def test_adversarial_inputs_are_judged(name):
         assert 0.0 <= reward < 1.0 and verdict == "bad_format" and checks[pattern] is False
 
 
+@pytest.mark.timeout(10)  # < 0.3 s today; a quadratic or unbounded path on this input runs for minutes
 def test_catastrophic_user_regex_is_cut_off():
     """``(a|aa)+$`` backtracks exponentially on 'aaa...!'; the time limit turns that into a failed check."""
     score = get_verifier("format", answer_regex=r"^(a|aa)+$", regex_timeout_s=0.2).verify("a" * 40 + "!", {})
