@@ -114,6 +114,7 @@ def test_humaneval_env_speed_reward(sandbox_pool):
     env = gym.make("sppo_gym/HumanEval-v0", reward="speed")
     _, info = env.reset(options={"index": 0})
     _, reward, terminated, _, info = env.step(f"```python\n{info['answer']}```")
-    assert terminated and info["verdict"] == "passed" and 0.1 <= reward <= 1.0, info
+    # the reference against itself: near 1, far above the floor a broken timing would leave it at
+    assert terminated and info["verdict"] == "passed" and reward > 2 * FLOOR, info
     assert set(info["speed"]) >= {"t_candidate", "t_reference", "t_overhead", "ratio"}, info["speed"]
     env.close()
