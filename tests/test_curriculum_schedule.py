@@ -168,7 +168,6 @@ def test_coq_levels_within_the_family_filter():
 
 
 def test_reasoning_gym_curriculum_levels():
-    pytest.importorskip("reasoning_gym")
     env = gym.make("sppo_gym/ReasoningGym-v0", task="basic_arithmetic", difficulty=[1, 5])
     infos = [env.reset(options={"index": i})[1] for i in range(4)]
     assert [i["difficulty"] for i in infos] == [1, 5, 1, 5]
