@@ -11,6 +11,8 @@
 Kept import-light: the CLI modules load torch, transformers and openai only once a command runs.
 """
 
-#: The verdict of an infrastructure failure (docs/CONTRACT.md, "Verdicts"): not a verdict on the
-#: answer, so it is counted and left out of every mean, never scored as 0.
-SANDBOX_ERROR = "sandbox_error"
+# The verdict of an infrastructure failure (docs/CONTRACT.md, "Verdicts"): not a verdict on the
+# answer, so evaluation counts it and leaves it out of every mean, never scores it as 0.
+from sppo_gym.envs import SANDBOX_ERROR
+
+__all__ = ["SANDBOX_ERROR"]
