@@ -43,3 +43,41 @@ def test_algorithm_registry():
     assert get_algorithm("grpo").critic is None
     with pytest.raises(ValueError, match="algo must be one of"):
         get_algorithm("a2c")
+
+
+def test_sizes_the_user_did_not_set_follow_batch_size(tmp_path):
+    """`sppo-gym train --batch-size 8` failed on the default minibatch_size=16, then on micro_batch_size."""
+    sizes = lambda c: (c.batch_size, c.minibatch_size, c.micro_batch_size)  # noqa: E731
+    assert sizes(load_config()) == (32, 16, 16)  # the defaults themselves are unchanged
+    assert sizes(load_config(None, {"batch_size": "8"})) == (8, 8, 8)
+    assert sizes(load_config(None, {"batch_size": "24"})) == (24, 12, 12)  # largest divisors up to 16
+    assert sizes(load_config(None, {"batch_size": "24", "micro_batch_size": "8"})) == (24, 8, 8)
+    assert sizes(load_config(None, {"batch_size": "8", "minibatch_size": "4"})) == (8, 4, 4)
+    path = tmp_path / "c.yaml"
+    path.write_text("batch_size: 4\n")
+    assert sizes(load_config(path)) == (4, 4, 4)
+    cfg = TrainConfig()
+    cfg.batch_size = 8  # still following: the followed sizes are not marked as set
+    assert sizes(cfg) == (8, 8, 8) and cfg.model_fields_set == {"batch_size"}
+
+
+def test_the_cli_trains_with_only_batch_size_set(tmp_path):
+    from sppo_gym.trainer.cli import app
+    from typer.testing import CliRunner
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--model", "tiny-random", "--batch-size", "8", "--steps", "0",
+                                      "--eval-n", "0", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    saved = (out / "config.yaml").read_text()
+    assert "minibatch_size: 8\n" in saved and "micro_batch_size: 8\n" in saved
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"batch_size": "8", "minibatch_size": "16"}, "minibatch_size=16 must divide batch_size=8"),
+    ({"batch_size": "8", "micro_batch_size": "3"}, "micro_batch_size=3 must divide minibatch_size=8"),
+    ({"minibatch_size": "8", "micro_batch_size": "16"}, "micro_batch_size=16 must divide minibatch_size=8"),
+])
+def test_sizes_the_user_set_still_conflict_by_name(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(None, overrides)

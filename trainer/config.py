@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .algorithms import ALGORITHMS, get_algorithm
 
@@ -49,9 +49,11 @@ class TrainConfig(BaseModel):
     group_size: int = 0
     """Samples per prompt; 0 picks the algorithm's default (1 for sppo/ppo, 8 for grpo/rloo)."""
     minibatch_size: int = 16
-    """Responses per optimiser step; one epoch over the batch in mini-batches."""
+    """Responses per optimiser step; one epoch over the batch in mini-batches. When not set, the
+    largest divisor of batch_size up to 16 (and a multiple of a micro_batch_size you set)."""
     micro_batch_size: int = 16
-    """Responses per forward/backward pass (gradient accumulation inside a mini-batch)."""
+    """Responses per forward/backward pass (gradient accumulation inside a mini-batch). When not
+    set, the largest divisor of minibatch_size up to 16."""
 
     # --- generation ---
     max_new_tokens: int = 16
@@ -148,6 +150,25 @@ class TrainConfig(BaseModel):
     progress: bool = True
     """Show a progress bar with the live reward."""
 
+    @model_validator(mode="after")
+    def _sizes_follow_batch_size(self) -> TrainConfig:
+        """Sizes the user did not set follow the ones they did: ``--batch-size 8`` alone trains on
+        mini- and micro-batches of 8 instead of failing on the defaults (16). Sizes the user set are
+        kept as given, so a conflict among them still fails in :meth:`validate_shapes`, naming the field.
+
+        The followed values are stored without marking the fields as set (``object.__setattr__``),
+        so they keep following a later ``cfg.batch_size = ...``.
+        """
+        given = self.model_fields_set
+        micro = self.micro_batch_size if "micro_batch_size" in given else 1
+        if "minibatch_size" not in given:
+            default = type(self).model_fields["minibatch_size"].default
+            object.__setattr__(self, "minibatch_size", _largest_divisor(self.batch_size, max(default, micro), micro))
+        if "micro_batch_size" not in given:
+            default = type(self).model_fields["micro_batch_size"].default
+            object.__setattr__(self, "micro_batch_size", _largest_divisor(self.minibatch_size, default))
+        return self
+
     def resolved_group_size(self) -> int:
         """Samples per prompt after applying the algorithm's default."""
         return self.group_size or get_algorithm(self.algo).group_size
@@ -206,6 +227,14 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         raise ValueError(f"invalid training config:\n{e}") from e
     cfg.validate_shapes()
     return cfg
+
+
+def _largest_divisor(n: int, at_most: int, multiple_of: int = 1) -> int:
+    """The largest divisor of ``n`` that is at most ``at_most`` and a multiple of ``multiple_of``;
+    ``n`` itself when there is none (or ``n`` < 1), left for validate_shapes to judge."""
+    if n < 1 or multiple_of < 1:
+        return n
+    return next((d for d in range(min(n, at_most), 0, -1) if n % d == 0 and d % multiple_of == 0), n)
 
 
 def _parse_cli_value(key: str, value: Any) -> Any:
