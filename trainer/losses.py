@@ -1,4 +1,5 @@
-"""Loss functions of the trainer (public: names and signatures are fixed by CONTRACT.md).
+"""Loss functions of the trainer (public: names and signatures are fixed by docs/CONTRACT.md,
+"Loss functions").
 
 Shapes: B = sequences in the (mini-)batch, T = response tokens (right-padded, ``mask`` marks
 valid tokens). Every function is pure: tensors in, tensor out, no module state.

@@ -1,6 +1,6 @@
 """Policies that ``sppo-gym bench`` can evaluate, all behind one small interface.
 
-A POLICY spec is one of (see CONTRACT.md, "Command line"):
+A POLICY spec is one of (docs/CONTRACT.md, "Command line"):
 
 * a local Hugging Face model directory, or a preset (``smollm2-135m``, ``tiny-random``): loaded with
   :func:`sppo_gym.trainer.models.load_policy`, prompts formatted with the chat template and
