@@ -182,6 +182,7 @@ def test_local_policy_is_reproducible() -> None:
     assert pol.generate(prompts, [0, 1, 2], greedy) == pol.generate(prompts, [5, 6, 7], greedy)
     first = pol.generate(prompts, [0, 1, 2], sampled)
     assert first == pol.generate(prompts, [0, 1, 2], sampled) and all(isinstance(r, str) for r in first)
+    assert pol.generate(prompts, [3, 4, 5], sampled) != first  # the seeds drive sampling (not greedy, not fixed)
     assert pol.describe()["parameters"] > 0
 
 

@@ -117,7 +117,9 @@ def test_critic_curriculum_draws_candidates_across_levels(tmp_path):
                              "out": str(tmp_path), "curriculum": "critic", "curriculum_pool": 3})
     run = setup(cfg)
     options, _ = run.curriculum.options(run, step=1)
-    assert sorted(set(options["difficulty"])) <= [1, 2, 3] and len(options["index"]) == 8
+    chosen = run.curriculum.last["chosen"].tolist()
+    assert len(run.curriculum.last["prompts"]) == 24 and len(chosen) == len(options["index"]) == 8
+    assert options["difficulty"] == [[1, 2, 3][c % 3] for c in chosen]  # candidate c is drawn at level c mod 3
     _, infos = run.envs.reset(options=options)
     assert list(infos["difficulty"]) == options["difficulty"]
     run.curriculum.close()
