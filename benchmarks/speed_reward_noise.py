@@ -25,8 +25,8 @@ from pathlib import Path
 from sppo_gym.envs.python_tests import humaneval_rows
 from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier, reference_source
 
-# Part 2's problem: count the distinct values of a list of N items with N distinct values (the
-# problem tests/test_code_speed.py checks the speed reward's ordering on).
+# Part 2's problem: count the distinct values of a list of 2N items with N distinct values. N = 1500
+# is the size docs/REWARDS.md's figures were measured at (tests/test_code_speed.py uses a larger N).
 N = 1500
 DISTINCT = {
     "task_id": "speed/distinct",
