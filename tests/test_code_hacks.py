@@ -1,4 +1,4 @@
-"""Reward hacking against the code verifiers (SANDBOX.md): every attack scores 0 with its verdict.
+"""Reward hacking against the code verifiers (docs/THREAT_MODEL.md): every attack scores 0 with its verdict.
 
 All cases of one kind run as a single batch through the real Docker pool (module fixtures), and
 each case is then checked on its own. The problem is "square a number"; no hack below computes

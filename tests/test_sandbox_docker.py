@@ -1,5 +1,5 @@
 """Integration tests of the sandbox against the real Docker engine: one test per threat class
-of SANDBOX.md (our own cases), each checking the job's status, the host, and pool health."""
+of docs/THREAT_MODEL.md (our own cases), each checking the job's status, the host, and pool health."""
 
 from __future__ import annotations
 
