@@ -52,9 +52,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import string
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -117,8 +119,6 @@ class UnicodeText(spaces.Text):
 
 @functools.cache
 def package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("sppo-gym")
     except PackageNotFoundError:
@@ -326,8 +326,6 @@ def check_prompt(prompt: Any, source: ProblemSource) -> None:
     if prompt is not None and not isinstance(prompt, str) and not callable(prompt):
         raise TypeError(f"prompt must be a format string, a callable (problem) -> str, or None; got {type(prompt).__name__}")
     if isinstance(prompt, str):
-        import string
-
         try:
             fields = {f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(prompt) if f is not None}
         except ValueError as e:

@@ -6,22 +6,21 @@ import textwrap
 
 import typer
 
+from .reasoning_gym_env import task_names
+from .registry import BUILTIN_ENVS
+
 
 def envs_command(
     tasks: bool = typer.Option(True, help="Also list the reasoning-gym task names (ReasoningGym-v0's task=)."),
 ) -> None:
     """List the built-in environment ids (and, compactly, the reasoning-gym task names)."""
-    from .registry import BUILTIN_ENVS
-
     width = max(len(env.id) for env in BUILTIN_ENVS)
     for env in BUILTIN_ENVS:
         typer.echo(f"{env.id:<{width}}  {env.description}")
     if not tasks:
         return
     try:
-        from .reasoning_gym_env import task_names
-
-        names = task_names()
+        names = task_names()  # imports reasoning_gym
     except ImportError as e:
         typer.echo(f"\nreasoning-gym tasks: unavailable ({e}); pip install reasoning-gym")
         return

