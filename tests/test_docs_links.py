@@ -195,9 +195,10 @@ def test_the_checks_see_what_they_should(tmp_path: Path) -> None:
                     "```\n[inside a fence](ignored.md)\n```\n")
     links = dead_links(fake)
     assert len(links) == 2 and "(no such file)" in links[0] and "(no heading #nowhere" in links[1]
+    outside, contract = "SANDBOX" + ".md", "CONTRACT" + ".md"  # spelled in pieces: this file cites neither
     code = tmp_path / "mod.py"
-    code.write_text('"""See SANDBOX' + '.md principle 2 and CONTRACT.md; docs/NOPE.md."""\n# docs/CONTRACT.md is fine\n')
+    code.write_text(f'"""See {outside} principle 2 and {contract}; docs/NOPE.md."""\n# docs/{contract} is fine\n')
     found = foreign_doc_references([code])
-    assert [f.split(": ", 1)[1].split(" (")[0] for f in found] == ["SANDBOX.md", "docs/NOPE.md", "CONTRACT.md"]
+    assert [f.split(": ", 1)[1].split(" (")[0] for f in found] == [outside, "docs/NOPE.md", contract]
     problems = [p.split(" (")[0] for p in dead_paths(fake)]
     assert problems == ["x.md:2: `tests/no_such_test.py`", "x.md:2: `sppo_gym.envs.nowhere`"]
