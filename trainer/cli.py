@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 from sppo_gym.sandbox.cli import app as sandbox_app
 
@@ -15,8 +17,6 @@ app.add_typer(sandbox_app, name="sandbox", help="Build and check the Docker sand
 
 def _register(module: str, name: str) -> None:
     """Attach the command function ``name`` of ``module`` (each module keeps its heavy imports lazy)."""
-    import importlib
-
     app.command(name.removesuffix("_command"))(getattr(importlib.import_module(module), name))
 
 
