@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from .languages import parse_languages
+
 LANGUAGES_HELP = ("Toolchains beyond Python, comma-separated: cpp, java, javascript, go, rust, or 'all' "
                   "(default: $SPPO_GYM_LANGUAGES, else Python only; the tag names the set).")
 
@@ -12,8 +14,6 @@ def _languages(spec: str | None) -> tuple[str, ...] | None:
     """The parsed ``--languages`` value (None: the configured default); a clear exit when unknown."""
     if spec is None:
         return None
-    from .languages import parse_languages
-
     try:
         return parse_languages(spec)
     except ValueError as e:
@@ -33,6 +33,7 @@ def build(
     languages: str | None = typer.Option(None, "--languages", help=LANGUAGES_HELP),
 ) -> None:
     """Build the sandbox image for the current sources (incremental; no registry needed)."""
+    # lazy: docker SDK ~0.15 s (python -X importtime); trainer/cli.py imports this app at every start
     from .image import build_image, ensure_image, get_client, prune_images
 
     langs = _languages(languages)
@@ -53,6 +54,7 @@ def build(
 @app.command()
 def tag(languages: str | None = typer.Option(None, "--languages", help=LANGUAGES_HELP)) -> None:
     """Print the image tag the current sources need (a hash of the image inputs)."""
+    # lazy: docker SDK ~0.15 s (python -X importtime); trainer/cli.py imports this app at every start
     from .image import image_tag
 
     typer.echo(image_tag(_languages(languages)))
@@ -63,6 +65,7 @@ def doctor(
     skip_job: bool = typer.Option(False, "--skip-job", help="Do not start a container to check isolation."),
 ) -> None:
     """Check engine, image, init, limits and isolation; print the fix for anything that fails."""
+    # lazy: docker SDK ~0.15 s (python -X importtime); trainer/cli.py imports this app at every start
     from .doctor import run_checks
 
     raise typer.Exit(0 if run_checks(run_job=not skip_job) else 1)
@@ -73,6 +76,7 @@ def reap(
     all_: bool = typer.Option(False, "--all", help="Remove every sandbox container, even those of live processes."),
 ) -> None:
     """Remove sandbox containers left behind by crashed runs."""
+    # lazy: docker SDK ~0.15 s (python -X importtime); trainer/cli.py imports this app at every start
     from .image import get_client
     from .reaper import reap_strays
 

@@ -6,10 +6,18 @@ command that fixes it. Any FAIL makes the exit code non-zero.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from .job import Job
+from .languages import PROBES, configured_languages, languages_from_tag
+from .limits import ContainerLimits, Limits
+from .pool import SandboxPool
+from .procsetup import CANDIDATE_OOM_SCORE_ADJ, JUDGE_OOM_SCORE_ADJ
+from .transport import ipc_sysctls
 
 ENGINE_FIX = (
     "start an engine: `bash scripts/setup.sh` (installs docker.io and starts dockerd), or "
@@ -38,7 +46,7 @@ class Check:
 def check_engine() -> tuple[Check, Any]:
     """The docker SDK reaches an engine (respects DOCKER_HOST)."""
     try:
-        import docker
+        import docker  # here, not at the top: a missing SDK is this check's FAIL, not a crash
     except ImportError:
         return Check("engine", "FAIL", "the `docker` Python package is missing", "pip install -e ."), None
     try:
@@ -79,8 +87,8 @@ def check_limits(info: dict) -> list[Check]:
 
 def check_image(client) -> tuple[Check, str | None]:
     """The image for the current sources exists (its tag is the hash of the image inputs)."""
+    # lazy: .image imports the docker SDK, whose absence check_engine reports instead of crashing
     from .image import image_exists, image_tag, stale_tags
-    from .languages import configured_languages
 
     tag = image_tag()
     if image_exists(client, tag):
@@ -109,13 +117,6 @@ _LANGUAGE_PROBE = (
 def check_languages(image: str) -> Check:
     """Which toolchains the image really has: each language's version command, run as a candidate
     (its uid and limits), against the set the image's tag names."""
-    import json
-
-    from .job import Job
-    from .languages import PROBES, languages_from_tag
-    from .limits import Limits
-    from .pool import SandboxPool
-
     code = f"PROBES = {dict(PROBES)!r}\n" + _LANGUAGE_PROBE
     try:
         with SandboxPool(size=1, image=image, backend="docker") as pool:
@@ -161,10 +162,6 @@ _CGROUP_PROBE = (
 
 def check_job(image: str) -> Check:
     """Run trivial jobs through the real pool and check the isolation seen from inside."""
-    from .job import Job
-    from .limits import ContainerLimits
-    from .pool import SandboxPool
-
     limits = ContainerLimits()
     try:
         with SandboxPool(size=1, image=image, backend="docker", container_limits=limits) as pool:
@@ -191,9 +188,6 @@ def check_job(image: str) -> Check:
 
 def _ipc_problems(rep: dict, limits: Any) -> list[str]:
     """What is missing of the IPC and memory isolation the sandbox relies on (see ``transport``)."""
-    from .procsetup import CANDIDATE_OOM_SCORE_ADJ, JUDGE_OOM_SCORE_ADJ
-    from .transport import ipc_sysctls
-
     bad = []
     want = ipc_sysctls(limits)
     for name, value in want.items():
@@ -220,10 +214,6 @@ def check_ipc(image: str) -> Check:
     """IPC and memory isolation: the container's private IPC namespace with small limits and
     ``shm_rmid_forced``, no POSIX message queues, the sweep between jobs, out-of-memory scores
     that make candidates the first victims, and no IP sockets for judges and candidates."""
-    from .job import Job
-    from .limits import ContainerLimits
-    from .pool import SandboxPool
-
     limits = ContainerLimits()
     plant = ("import ctypes, struct\nlibc = ctypes.CDLL(None)\nq = libc.msgget(0x5d0c, 0o1600)\n"
              "buf = ctypes.create_string_buffer(512)\nlibc.msgctl(q, 2, buf)\nstruct.pack_into('I', buf, 4, 0)\n"

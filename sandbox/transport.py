@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -240,8 +241,6 @@ class LocalTransport(_FramedStream):
             raise TransportError(f"local job server is gone: {e}") from e
 
     def _read_bytes(self, timeout: float) -> bytes:
-        import select
-
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             raise TransportError("no answer from the local job server in time")
