@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
-from sppo_gym.trainer.algorithms import get_algorithm
+from sppo_gym.trainer.algorithms import ALGORITHMS, get_algorithm
 from sppo_gym.trainer.config import TrainConfig, load_config
 
 
@@ -41,6 +43,10 @@ def test_bad_values_name_the_field(overrides, message):
 def test_algorithm_registry():
     assert get_algorithm("sppo").critic == "sequence" and get_algorithm("ppo").critic == "token"
     assert get_algorithm("grpo").critic is None
+    # the config offers exactly the table's algorithms, and group_size=0 takes the table's default
+    assert set(get_args(TrainConfig.model_fields["algo"].annotation)) == set(ALGORITHMS)
+    for name, algo in ALGORITHMS.items():
+        assert load_config(None, {"algo": name}).resolved_group_size() == algo.group_size
     with pytest.raises(ValueError, match="algo must be one of"):
         get_algorithm("a2c")
 
