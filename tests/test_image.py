@@ -43,7 +43,7 @@ def test_inputs_cover_dockerfile_pins_and_both_layers():
 
 def test_source_change_makes_the_image_stale(tree_copy):
     before = image.image_tag()
-    (tree_copy["verifiers"] / "math_judge.py").write_text("# changed\n", encoding="utf-8")
+    (tree_copy["verifiers"] / "math" / "judge.py").write_text("# changed\n", encoding="utf-8")
     after_edit = image.image_tag()
     assert after_edit != before
     (tree_copy["sandbox"] / "new_module.py").write_text("X = 1\n")
@@ -51,6 +51,18 @@ def test_source_change_makes_the_image_stale(tree_copy):
     assert after_add not in (before, after_edit)
     (tree_copy["sandbox"] / "new_module.py").unlink()
     assert image.image_tag() == after_edit  # content-addressed: undoing restores the tag
+
+
+def test_host_only_verifier_parts_stay_out_of_the_image(tree_copy):
+    """The Coq theorem-set generator and the labelled math set are no judge's input: not shipped, not hashed."""
+    names = [arc for arc, _ in image.image_inputs()]
+    assert "src/sppo_gym/verifiers/coq/judge.py" in names
+    for part in image.HOST_ONLY_VERIFIERS:
+        assert not [n for n in names if n.startswith(f"src/sppo_gym/verifiers/{part}")], part
+    before = image.image_tag()
+    (tree_copy["verifiers"] / "coq" / "theorems.py").write_text("# regenerated\n", encoding="utf-8")
+    (tree_copy["verifiers"] / "math" / "data" / "math_equivalence.jsonl").write_text("{}\n", encoding="utf-8")
+    assert image.image_tag() == before
 
 
 def test_bytecode_and_caches_do_not_change_the_tag(tree_copy):
