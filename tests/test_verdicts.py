@@ -25,6 +25,8 @@ import sppo_gym.verifiers
 from sppo_gym.sandbox import Job, JobResult
 from sppo_gym.verifiers import get_verifier
 from sppo_gym.verifiers.base import score_from_result, score_from_value
+from sppo_gym.verifiers.code.python_tests import unpack
+from sppo_gym.verifiers.reasoning_gym.verifier import ReasoningGymVerifier
 from sppo_gym.verifiers.score import VERDICTS
 
 #: The judges and their host halves, and the environments that put verdicts into ``info``. (The
@@ -246,8 +248,6 @@ def _assert_judge_error(scores: list, n: int) -> None:
 
 
 def test_unknown_verdict_is_judge_error_in_the_mapping_functions():
-    from sppo_gym.verifiers.code.python_tests import unpack
-
     assert score_from_value(dict(BAD)).verdict == "judge_error"
     assert score_from_result(JobResult("ok", value=dict(BAD))).verdict == "judge_error"
     _assert_judge_error(unpack(JobResult("ok", value={"items": [dict(BAD), dict(BAD)]}), 2), 2)
@@ -265,19 +265,13 @@ COQ_PROBLEM = {"name": "t", "statement": "True"}
 MATH_PROBLEM = {"answer": "1"}
 
 
-def _reasoning_gym(**options):
-    from sppo_gym.verifiers.reasoning_gym.verifier import ReasoningGymVerifier
-
-    return ReasoningGymVerifier(**options)
-
-
 @pytest.mark.docker
 @pytest.mark.parametrize(("make", "response", "problem", "n"), [
     pytest.param(lambda: get_verifier("python_tests", pack_size=1), CODE, PY_PROBLEM, 2, id="python-one-per-job"),
     pytest.param(lambda: get_verifier("python_tests", pack_size=3), CODE, PY_PROBLEM, 3, id="python-packed"),
     pytest.param(lambda: get_verifier("stdio"), "```python\nprint(input())\n```", STDIO_PROBLEM, 2, id="stdio"),
     pytest.param(lambda: get_verifier("coq"), "exact I.", COQ_PROBLEM, 2, id="coq-base-class"),
-    pytest.param(lambda: _reasoning_gym(partial_credit=False), "42", {}, 2, id="reasoning-gym"),
+    pytest.param(lambda: ReasoningGymVerifier(partial_credit=False), "42", {}, 2, id="reasoning-gym"),
     # math's chunk job echoes no "scores" list, so its chunks fail as a whole and each pair is
     # judged alone: this covers math's pair-by-pair path
     pytest.param(lambda: get_verifier("math"), "\\boxed{1}", MATH_PROBLEM, 3, id="math"),
@@ -294,8 +288,6 @@ def test_unknown_verdict_from_a_judge_is_judge_error(sandbox_pool, monkeypatch, 
 
 @pytest.mark.docker
 def test_unknown_verdict_in_one_item_of_a_pack_spares_the_others(sandbox_pool):
-    from sppo_gym.verifiers.code.python_tests import unpack
-
     good = {"reward": 1.0, "verdict": "passed", "passed": True, "detail": ""}
     res = sandbox_pool.run(Job(ECHO, {"items": [dict(BAD), good]}))
     bad, ok = unpack(res, 2)
