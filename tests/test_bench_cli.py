@@ -141,7 +141,9 @@ def test_ctrl_c_exits_130_and_the_rerun_resumes_without_redoing_scored_items(tmp
            "BLOCK_AT": "6"}
     cmd = [*CLI, "--env", f"bench_interrupt:{SUM_ID}", "--policy", "python:bench_interrupt:answer", "--n", "10",
            "--batch-size", "2", "--out", "run", "--no-progress"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a runner started in the background ignores SIGINT and children inherit that: give the child a terminal's default
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 300  # only bounds a failure; the test waits for the policy's signal
         while not (tmp_path / "blocked").exists() and proc.poll() is None and time.monotonic() < deadline:
