@@ -4,11 +4,20 @@ of docs/THREAT_MODEL.md (our own cases), each checking the job's status, the hos
 from __future__ import annotations
 
 import ast
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 
 import docker
 import pytest
 from sppo_gym.sandbox import Job, Limits
+from sppo_gym.sandbox.reaper import reap_strays
+from sppo_gym.sandbox.transport import OWNER_LABEL
+from sppo_gym.sandbox.uids import BLOCK
 
 pytestmark = pytest.mark.docker
 
@@ -211,12 +220,7 @@ def test_malformed_payloads_do_not_break_the_server(sandbox_pool):
 
 def test_container_killed_mid_job_is_retried_not_scored(sandbox_pool):
     client = docker.from_env()
-    import socket
-    import threading
-
-    from sppo_gym.sandbox.transport import OWNER_LABEL
-
-    mine = {"label": f"{OWNER_LABEL}={socket.gethostname()}:{__import__('os').getpid()}"}
+    mine = {"label": f"{OWNER_LABEL}={socket.gethostname()}:{os.getpid()}"}
     sandbox_pool.warm()
     targets = client.containers.list(filters=mine)  # only this process's: other pools are not ours
     killed: set[str] = set()
@@ -260,17 +264,10 @@ pool.run_batch([Job("sppo_gym.sandbox.selftest:sleep", {"seconds": 5}) for _ in 
 
 
 def test_reaper_removes_containers_of_a_killed_host_process(sandbox_pool):
-    import signal
-    import subprocess
-    import sys
-
-    from sppo_gym.sandbox.reaper import reap_strays
-    from sppo_gym.sandbox.transport import OWNER_LABEL
-
     proc = subprocess.Popen([sys.executable, "-c", CRASHER], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     client = docker.from_env()
-    owner_filter = {"label": f"{OWNER_LABEL}={__import__('socket').gethostname()}:{proc.pid}"}
+    owner_filter = {"label": f"{OWNER_LABEL}={socket.gethostname()}:{proc.pid}"}
     owned = client.containers.list(all=True, filters=owner_filter)
     assert owned, "the crasher should own containers"
     deadline = time.monotonic() + 120  # mid-batch: wait until a job runs (its batch lasts 10 s)
@@ -291,8 +288,6 @@ def test_reaper_removes_containers_of_a_killed_host_process(sandbox_pool):
 
 def test_containers_use_disjoint_uid_blocks(sandbox_pool):
     """RLIMIT_NPROC is counted per host uid across containers: blocks must never overlap."""
-    from sppo_gym.sandbox.uids import BLOCK
-
     results = sandbox_pool.run_batch([Job(f"{ST}:sleep_whoami", {"seconds": 0.5}) for _ in range(sandbox_pool.size)])
     blocks = {r.value["uid"] // BLOCK for r in results}
     servers = {r.value["server"] for r in results}
