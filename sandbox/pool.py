@@ -270,6 +270,8 @@ class SandboxPool:
     def _docker(self):
         with self._lock:
             if self._client is None:
+                # lazy: the docker SDK costs ~0.15 s to import (python -X importtime); in-process verifiers,
+                # the local backend and everything that only names a pool never start a container
                 import docker
 
                 from .reaper import reap_strays
@@ -282,7 +284,7 @@ class SandboxPool:
                     raise TransportError(f"cannot reach the Docker engine ({e}); run `sppo-gym sandbox doctor`") from e
                 reap_strays(self._client)
             if self._image is None:
-                from .image import ensure_image
+                from .image import ensure_image  # lazy: imports the docker SDK too (see above)
 
                 self._image = ensure_image(self._client)
             return self._client, self._image
