@@ -120,7 +120,7 @@ def lang_pool(lang_tag):
 @pytest.mark.docker
 def test_reference_solutions_pass_in_every_language(lang_pool):
     items = [(fenced(lang, row["solutions"][lang]), {**row, "language": lang}) for row in ROWS for lang in NAMES]
-    scores = StdioVerifier(timeout_s=10).verify_batch(items)
+    scores = StdioVerifier(timeout_s=30, compile_timeout_s=120).verify_batch(items)
     bad = [(p["task_id"], p["language"], s.verdict, s.detail[:300]) for (_, p), s in zip(items, scores, strict=True)
            if not s.passed]
     assert not bad, bad
@@ -150,7 +150,7 @@ WRONG = {  # compiles, runs, prints a wrong sum
 def test_compile_errors_quote_the_compiler_and_wrong_programs_fail(lang_pool):
     items = [(fenced(lang, BROKEN[lang][0]), {**SUM_TWO, "language": lang}) for lang in NAMES]
     items += [(fenced(lang, WRONG[lang]), {**SUM_TWO, "language": lang}) for lang in NAMES]
-    scores = StdioVerifier(timeout_s=10).verify_batch(items)
+    scores = StdioVerifier(timeout_s=30, compile_timeout_s=120).verify_batch(items)
     for lang, s in zip(NAMES, scores[: len(NAMES)], strict=True):
         _, verdict, quote = BROKEN[lang]
         assert (s.verdict, s.reward) == (verdict, 0.0), (lang, s)
@@ -177,3 +177,45 @@ def test_doctor_reports_the_languages_of_the_image(lang_tag):
     for lang, word in (("cpp", "g++"), ("go", "go1.19"), ("java", "javac 17"), ("javascript", "v18"),
                        ("rust", "rustc 1.63"), ("python", "Python 3.11")):
         assert f"{lang}: " in check.detail and word in check.detail, (word, check.detail)
+
+
+# ---- the env -------------------------------------------------------------------------------
+def test_env_prompt_names_the_language_and_info_holds_its_reference():
+    import gymnasium as gym
+    import sppo_gym.envs  # noqa: F401
+
+    env = gym.make("sppo_gym/StdioCode-v0", language="cpp")
+    prompt, info = env.reset(options={"task_id": "sppo/io/sum_two"})
+    assert "C++17" in prompt and "```cpp" in prompt and "Python" not in prompt
+    assert info["answer"] == SUM_TWO["solutions"]["cpp"]
+    py = gym.make("sppo_gym/StdioCode-v0")
+    prompt, info = py.reset(options={"index": 0})
+    assert "Python 3" in prompt and "```python" in prompt and len(py.unwrapped.source) == 21
+    with pytest.raises(ValueError, match="unknown language"):
+        gym.make("sppo_gym/StdioCode-v0", language="cobol")
+
+
+def test_env_row_language_overrides_the_env_default():
+    import gymnasium as gym
+    import sppo_gym.envs  # noqa: F401
+
+    rows = [{**SUM_TWO, "task_id": "go/sum_two", "language": "go"}, SUM_TWO]
+    env = gym.make("sppo_gym/StdioCode-v0", data=rows, language="rust")
+    first, info = env.reset(options={"index": 0})
+    assert "Go 1.19" in first and info["answer"] == SUM_TWO["solutions"]["go"]
+    second, info = env.reset(options={"index": 1})
+    assert "Rust" in second and info["answer"] == SUM_TWO["solutions"]["rust"]
+
+
+@pytest.mark.docker
+def test_env_step_judges_the_language(lang_pool):
+    import gymnasium as gym
+    import sppo_gym.envs  # noqa: F401
+
+    env = gym.make("sppo_gym/StdioCode-v0", language="go", verifier_options={"compile_timeout_s": 120})
+    _, info = env.reset(options={"task_id": "sppo/io/fizzbuzz"})
+    _, reward, terminated, _, info = env.step(fenced("go", info["answer"]))
+    assert (reward, info["verdict"], terminated) == (1.0, "passed", True), info
+    env.reset(options={"task_id": "sppo/io/fizzbuzz"})
+    _, reward, _, _, info = env.step(fenced("python", ROWS[0]["solutions"]["python"]))
+    assert (reward, info["verdict"]) == (0.0, "wrong_language"), info

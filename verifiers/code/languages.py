@@ -23,9 +23,10 @@ Per-language choices (the why of each flag):
 * ``javascript``: ``node --check`` is the compile step (a syntax error is ``syntax_error``, as for
   Python); the run caps V8's old generation at 512 MiB so a memory bomb ends as an out-of-memory
   error, not a kill.
-* ``go``: ``go tool compile`` + ``go tool link -s -w`` directly (the standard library comes
-  precompiled with Debian's Go 1.19, so no build cache is written); ``GOMAXPROCS=1`` matches the
-  container's one CPU. Go reserves about 700 MB of address space at start, so a run needs the
+* ``go``: Go's ``compile`` and ``link -s -w`` tools run directly (the standard library comes
+  precompiled with Debian's Go 1.19, so no build cache is written; the ``go`` command itself is a
+  cgo program whose extra threads' 8 MiB stacks broke compilations under the address-space limit
+  now and then); ``GOMAXPROCS=1`` matches the container's one CPU. Go reserves about 700 MB of address space at start, so a run needs the
   default 1024 MiB address-space limit (``memory_mb``) or more.
 * ``rust``: ``rustc -O --edition 2021 -C strip=debuginfo`` (without the strip, the standard
   library's debug information makes 11 MB binaries).
@@ -65,6 +66,8 @@ class Language:
     """Programs the image must have for this language (checked by the judge before compiling)."""
     executable: bool = False
     """The artifact is a native executable (made executable, then exec'd, by each run)."""
+    title: str = ""
+    """How a prompt names the language and its toolchain (e.g. ``C++17 (g++ 12)``)."""
     memory_mb: int | None = None
     """Address-space limit (MiB) of the job and of each run when the verifier sets none (None: the
     sandbox default, 1024 MiB). Real memory is bounded by the container either way."""
@@ -89,21 +92,23 @@ def java_main_class(source: str) -> str:
 
 
 _NATIVE_MEMORY = ("std::bad_alloc", "memory allocation of", "fatal error: runtime: out of memory",
-                  "runtime: cannot allocate memory", "Cannot allocate memory")
+                  "fatal error: out of memory", "runtime: cannot allocate memory", "Cannot allocate memory")
+"""What C++ (``bad_alloc``), Rust (``memory allocation of N bytes failed``) and Go (``fatal error:
+[runtime: ]out of memory ...``) print when an allocation fails under the address-space limit."""
 
 LANGUAGES: dict[str, Language] = {
     "python": Language(
-        name="python", tags=PYTHON_TAGS, source="prog.py", run=("python3", "-I", "prog.py"),
+        name="python", title="Python 3", tags=PYTHON_TAGS, source="prog.py", run=("python3", "-I", "prog.py"),
         memory_markers=("MemoryError",), syntax_markers=("SyntaxError:", "IndentationError:", "TabError:"),
         tools=("python3",),
     ),
     "cpp": Language(
-        name="cpp", tags=frozenset({"cpp", "c++", "cc", "cxx", "hpp"}), source="prog.cpp",
+        name="cpp", title="C++17 (g++ 12)", tags=frozenset({"cpp", "c++", "cc", "cxx", "hpp"}), source="prog.cpp",
         compile=("g++", "-std=gnu++17", "-O2", "-pipe", "-fmax-errors=20", "-o", "prog", "{src}"),
         artifact="prog", run=("./prog",), memory_markers=_NATIVE_MEMORY, tools=("g++",), executable=True,
     ),
     "java": Language(
-        name="java", tags=frozenset({"java"}), source="Main.java",
+        name="java", title="Java 17 (the public class holds main)", tags=frozenset({"java"}), source="Main.java",
         compile=("/bin/sh", "-c",
                  "MALLOC_ARENA_MAX=2 javac -J-Xmx512m " + " ".join(f"-J{f}" for f in JVM_FLAGS)
                  + " -encoding UTF-8 -Xmaxerrs 20 -d classes \"$0\" && cd classes"
@@ -113,20 +118,21 @@ LANGUAGES: dict[str, Language] = {
         memory_markers=("java.lang.OutOfMemoryError",), tools=("javac", "java"), memory_mb=1280,
     ),
     "javascript": Language(
-        name="javascript", tags=frozenset({"javascript", "js", "node", "nodejs", "mjs", "cjs"}), source="prog.js",
+        name="javascript", title="JavaScript (Node.js 18)", tags=frozenset({"javascript", "js", "node", "nodejs", "mjs", "cjs"}), source="prog.js",
         compile=("node", "--check", "{src}"), compile_verdict="syntax_error",
         run=("node", "--max-old-space-size=512", "--stack-size=16000", "prog.js"),
         memory_markers=("JavaScript heap out of memory", "RangeError: Array buffer allocation failed"),
         tools=("node",),
     ),
     "go": Language(
-        name="go", tags=frozenset({"go", "golang"}), source="prog.go",
-        compile=("/bin/sh", "-c", "go tool compile -o prog.o \"$0\" && go tool link -s -w -o prog prog.o", "{src}"),
+        name="go", title="Go 1.19", tags=frozenset({"go", "golang"}), source="prog.go",
+        compile=("/bin/sh", "-c", "T=$(echo /usr/lib/go/pkg/tool/linux_*) && export GOMAXPROCS=1"
+                 " && \"$T/compile\" -o prog.o \"$0\" && \"$T/link\" -s -w -o prog prog.o", "{src}"),
         artifact="prog", run=("env", "GOMAXPROCS=1", "./prog"), memory_markers=_NATIVE_MEMORY, tools=("go",),
         executable=True,
     ),
     "rust": Language(
-        name="rust", tags=frozenset({"rust", "rs"}), source="prog.rs",
+        name="rust", title="Rust 1.63 (edition 2021, standard library only)", tags=frozenset({"rust", "rs"}), source="prog.rs",
         compile=("rustc", "-O", "--edition", "2021", "-C", "strip=debuginfo", "-o", "prog", "{src}"),
         artifact="prog", run=("./prog",), memory_markers=_NATIVE_MEMORY, tools=("rustc",), executable=True,
     ),

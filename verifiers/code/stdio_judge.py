@@ -89,12 +89,12 @@ def outputs_match(got: str, want: str, float_tol: float | None = None) -> bool:
     return True
 
 
-def _out_of_memory(lang: Language, tail: str, last: str) -> bool:
+def _out_of_memory(lang: Language, text: str, last: str) -> bool:
     """Whether a failed run's stderr says it ran out of memory (Python: a final ``MemoryError``
-    line; the other runtimes print their marker somewhere in the tail)."""
+    line; the other runtimes print their marker first or last: ``text`` is stderr's head and tail)."""
     if lang.name == "python":
         return last.startswith(lang.memory_markers)
-    return any(marker in tail for marker in lang.memory_markers)
+    return any(marker in text for marker in lang.memory_markers)
 
 
 def _failure(completed: Any, index: int, lang: Language) -> tuple[str, str] | None:
@@ -110,9 +110,10 @@ def _failure(completed: Any, index: int, lang: Language) -> tuple[str, str] | No
         return None
     tail = completed.stderr[-2000:].decode("utf-8", "replace")
     last = tail.strip().splitlines()[-1] if tail.strip() else ""
+    head = completed.stderr[:2000].decode("utf-8", "replace")  # Go and Java print the cause first
     if index == 0 and lang.syntax_markers and last.startswith(lang.syntax_markers):
         return "syntax_error", last[:200]
-    if _out_of_memory(lang, tail, last):
+    if _out_of_memory(lang, head + tail, last):
         return "memory", f"{where}: {last[:200]}"
     if completed.limit == "file_size":
         return "runtime_error", f"{where}: file size limit exceeded"
