@@ -29,11 +29,14 @@ SUM = {"task_id": "hack/sum", "problem": "print a + b", "tests": [{"input": "1 2
                                                                   {"input": "5 7\n", "output": "12\n"}]}
 OUTSIDE = ["/etc/sppo-x", "/opt/sppo/sppo_gym/x", "/usr/bin/sppo-x", "/tmp/sppo-x", "/sppo-x", "/dev/shm/../sppo-x"]
 """Places a candidate must not write (its own directory and the swept /scratch are allowed)."""
+BOMB = ("timeout", "output_limit")
+"""A bomb that runs until killed ends in timeout, unless its many processes' error messages (Go's
+thread-creation failures, the JVM's "unable to create native thread") fill the output first."""
 
 # ---- C++ -----------------------------------------------------------------------------------
 CPP_SUM = "long long a, b; std::cin >> a >> b; std::cout << a + b << std::endl;"
-CPP: dict[str, tuple[str, str]] = {
-    "fork_bomb": ("#include <unistd.h>\nint main() { while (true) fork(); }\n", "timeout"),
+CPP: dict[str, tuple[str, str | tuple[str, ...]]] = {
+    "fork_bomb": ("#include <unistd.h>\nint main() { while (true) fork(); }\n", BOMB),
     "busy_loop_signals_ignored": ("#include <csignal>\nint main() { for (int s = 1; s < 32; s++) std::signal(s, SIG_IGN);\n"
                                   "  volatile unsigned long x = 0; while (true) x++; }\n", "timeout"),
     "memory_bomb": ("#include <vector>\nint main() { std::vector<std::vector<char>> v;\n"
@@ -81,11 +84,11 @@ def java(body: str, imports: str = "") -> str:
     return f"{imports}public class Main {{\n  public static void main(String[] args) throws Exception {{\n{body}\n  }}\n}}\n"
 
 
-JAVA: dict[str, tuple[str, str]] = {
+JAVA: dict[str, tuple[str, str | tuple[str, ...]]] = {
     "thread_bomb": (java("while (true) { try { new Thread(() -> { while (true) {} }).start(); } catch (Throwable t) {} }"),
-                    "timeout"),
+                    BOMB),
     "process_bomb": (java("while (true) { try { new ProcessBuilder(\"/bin/sh\", \"-c\", \"while :; do :; done\").start(); }"
-                          " catch (Throwable t) {} }"), "timeout"),
+                          " catch (Throwable t) {} }"), BOMB),
     "busy_loop": (java("long x = 0; while (true) x++;"), "timeout"),
     "memory_bomb": (java("java.util.List<long[]> l = new java.util.ArrayList<>(); while (true) l.add(new long[1 << 20]);"),
                     "memory"),
@@ -114,10 +117,10 @@ JAVA: dict[str, tuple[str, str]] = {
 # ---- JavaScript ----------------------------------------------------------------------------
 JS_SUM = ("const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(BigInt);"
           " console.log(String(a + b));")
-JS: dict[str, tuple[str, str]] = {
+JS: dict[str, tuple[str, str | tuple[str, ...]]] = {
     "fork_bomb": ("const { spawn } = require('child_process');\n"
                   "setInterval(() => { for (let i = 0; i < 20; i++) { try { spawn(process.execPath, [__filename]); }"
-                  " catch (e) {} } }, 1);\n", "timeout"),
+                  " catch (e) {} } }, 1);\n", BOMB),
     "busy_loop_signals_ignored": ("for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => {});\n"
                                   "while (true) {}\n", "timeout"),
     "memory_bomb": ("const l = []; while (true) l.push(new Array(1 << 20).fill(1.5));\n", "memory"),
@@ -150,9 +153,9 @@ def go(body: str, imports: tuple[str, ...] = ()) -> str:
     return f"package main\n\nimport (\n{imps})\n\nvar _ = fmt.Sprint\n\nfunc main() {{\n{body}\n}}\n"
 
 
-GO: dict[str, tuple[str, str]] = {
+GO: dict[str, tuple[str, str | tuple[str, ...]]] = {
     "fork_bomb": (go("for { syscall.ForkExec(\"/proc/self/exe\", os.Args, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}}) }",
-                     ("os", "syscall")), "timeout"),
+                     ("os", "syscall")), BOMB),
     "goroutine_busy_loop": (go("signal.Ignore(syscall.SIGTERM, syscall.SIGINT)\n"
                                "for i := 0; i < 100; i++ { go func() { for {} }() }\nfor {}",
                                ("os/signal", "syscall")), "timeout"),
@@ -180,8 +183,8 @@ GO: dict[str, tuple[str, str]] = {
 # ---- Rust ----------------------------------------------------------------------------------
 RUST_SUM = ("let mut s = String::new(); std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).unwrap();"
             " let v: Vec<i64> = s.split_whitespace().map(|x| x.parse().unwrap()).collect(); println!(\"{}\", v[0] + v[1]);")
-RUST: dict[str, tuple[str, str]] = {
-    "fork_bomb": ("fn main() { loop { let _ = std::process::Command::new(\"/proc/self/exe\").spawn(); } }\n", "timeout"),
+RUST: dict[str, tuple[str, str | tuple[str, ...]]] = {
+    "fork_bomb": ("fn main() { loop { let _ = std::process::Command::new(\"/proc/self/exe\").spawn(); } }\n", BOMB),
     "threads_busy_loop": ("fn main() { for _ in 0..8 { std::thread::spawn(|| loop { std::hint::spin_loop(); }); }\n"
                          "  loop { std::hint::spin_loop(); } }\n", "timeout"),
     "memory_bomb": ("fn main() { let mut v: Vec<Vec<u8>> = Vec::new(); loop { v.push(vec![1u8; 64 << 20]); } }\n", "memory"),
@@ -205,7 +208,7 @@ RUST: dict[str, tuple[str, str]] = {
                         "compile_error"),
 }
 
-ATTACKS: dict[str, dict[str, tuple[str, str]]] = {"cpp": CPP, "java": JAVA, "javascript": JS, "go": GO, "rust": RUST}
+ATTACKS: dict[str, dict[str, tuple[str, str | tuple[str, ...]]]] = {"cpp": CPP, "java": JAVA, "javascript": JS, "go": GO, "rust": RUST}
 CASES = [(lang, name) for lang, attacks in ATTACKS.items() for name in attacks]
 HONEST = {
     "cpp": "#include <iostream>\nint main() { " + CPP_SUM + " }\n",
@@ -235,7 +238,7 @@ def attack_scores(lang_pool):
     groups: dict[tuple[float, float], list[tuple[str, str]]] = {}
     for lang, name in CASES:
         verdict = ATTACKS[lang][name][1]
-        key = (2.0 if verdict == "timeout" else 20.0, 10.0 if verdict == "compile_error" else 120.0)
+        key = (2.0 if verdict in (BOMB, "timeout") else 20.0, 10.0 if verdict == "compile_error" else 120.0)
         groups.setdefault(key, []).append((lang, name))
 
     def run(key: tuple[float, float], cases: list[tuple[str, str]]) -> list:
@@ -253,11 +256,13 @@ def attack_scores(lang_pool):
 def test_attack_scores_zero_with_its_verdict(attack_scores, lang, name):
     score = attack_scores[(lang, name)]
     assert score.reward == 0.0 and not score.passed, (lang, name, score)
-    assert score.verdict == ATTACKS[lang][name][1], (lang, name, score)
+    expected = ATTACKS[lang][name][1]
+    assert score.verdict in (expected if isinstance(expected, tuple) else (expected,)), (lang, name, score)
 
 
 def test_compile_bombs_say_which_limit(attack_scores):
-    assert "time limit" in attack_scores[("cpp", "huge_constexpr")].detail
+    # g++ gives up at its constexpr operation limit or the compile time limit ends it, whichever first
+    assert any(why in attack_scores[("cpp", "huge_constexpr")].detail for why in ("time limit", "constexpr-ops-limit"))
     assert "template instantiation depth" in attack_scores[("cpp", "template_recursion")].detail
     for name in ("include_dev_random", "include_dev_zero", "huge_object_file"):
         assert attack_scores[("cpp", name)].detail, name
@@ -314,8 +319,8 @@ def test_no_process_outlives_its_job(lang_pool):
         set_pool(lang_pool, close_old=False)
         one.close()
     assert seen[("cpp", "daemon")][0] == "passed", seen  # control: the daemon's parent did its job
-    assert all(v[0] in ("timeout", "passed") for v in seen.values()), seen
-    assert all(v[1] == "1" for v in seen.values()), seen  # only the probe's judge
+    assert [k for k, v in seen.items() if v[0] not in (*BOMB, "passed")] == [], seen
+    assert [k for k, v in seen.items() if v[1] != "1"] == [], seen  # the probe saw only its judge
 
 
 def test_a_file_planted_by_one_job_is_gone_for_the_next(lang_pool):

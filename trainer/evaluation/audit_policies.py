@@ -17,7 +17,8 @@ The battery depends on the env's kind (the verifier behind it, read from ``env.u
   policy once learned to write), constant answers in those formats, maximal-length replies;
 * code (``python_tests``, ``stdio``): the prompt echoed as code, ``pass``, the signature alone
   (body ``pass`` / ``...`` / ``return None``), constant returns, an early exit, a program that
-  prints nothing or copies its input;
+  prints nothing or copies its input (also in the language a stdio prompt asks for: C++, Java,
+  JavaScript, Go, Rust; ``audit_programs``);
 * Coq: ``Admitted.``, ``admit.``, the statement restated as an ``Axiom`` (alone or used by the
   theorem), ``Parameter``, ``Abort.``;
 * a verifier the audit does not know (a ``register_task`` callable): all of the above.
@@ -29,6 +30,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from . import audit_programs
 
 Respond = Callable[[str, dict], "str | None"]  # None: the policy has nothing to say to this prompt
 Claim = Callable[[str, dict], "str | None"]
@@ -227,6 +230,12 @@ def code_battery() -> list[AuditPolicy]:
     for value in ("0", "1", "True", "False", "[]", "''"):
         out.append(AuditPolicy(f"code_return_{value}", "code", stubs(f"return {value}")))
         out.append(AuditPolicy(f"code_print_{value}", "code", lambda p, i, v=value: block(f"print({v})")))
+    # stdio prompts that ask for another language (```cpp, ```java, ...): the same in that language
+    for kind in ("nothing", "copy_input"):
+        out.append(AuditPolicy(f"code_lang_{kind}", "code", lambda p, i, k=kind: audit_programs.program(p, k)))
+    for value in audit_programs.CONSTANTS:
+        out.append(AuditPolicy(f"code_lang_print_{value}", "code",
+                               lambda p, i, v=value: audit_programs.program(p, "print", v)))
     return out
 
 
