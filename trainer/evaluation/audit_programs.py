@@ -52,4 +52,5 @@ def program(prompt: str, kind: str, value: str = "") -> str | None:
     lang = asked_language(prompt)
     if lang is None:
         return None
-    return f"```{lang}\n{NO_WORK[lang][kind].format(value=value)}\n```"
+    code = NO_WORK[lang][kind]
+    return f"```{lang}\n{code.format(value=value) if kind == 'print' else code}\n```"
