@@ -32,7 +32,7 @@ def get_pool() -> SandboxPool | RayPool:
         with _LOCK:
             current = _pool._DEFAULT
             if current is None or current._closed:
-                from .ray_pool import RayPool
+                from .ray_pool import RayPool  # lazy: it loads the image module and the Docker SDK
 
                 _pool.set_pool(RayPool(), close_old=False)  # type: ignore[arg-type]  # same interface
     return _pool.get_pool()

@@ -40,9 +40,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from .image import get_client, image_exists, image_tag
 from .job import Job, JobResult
 from .limits import ContainerLimits, Limits
 from .pool import GRACE_S, START_TIMEOUT_S, SandboxPool
+from .reaper import reap_strays
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +73,11 @@ class NodePool:
         its content), else the node is refused: other code could give other verdicts.
         """
         info: dict[str, Any] = {"ok": False, "size": self.pool.size, "host": socket.gethostname(), "pid": os.getpid()}
-        if self.want is not None:
-            from .image import get_client, image_exists, image_tag
-
-            if image_tag() != self.want:
-                if not image_exists(get_client(), self.want):
-                    return {**info, "detail": f"this node's sources hash to {image_tag()}, not the driver's "
-                                              f"{self.want}, and its engine lacks that image"}
-                self.pool._image = self.want
+        if self.want is not None and image_tag() != self.want:
+            if not image_exists(get_client(), self.want):
+                return {**info, "detail": f"this node's sources hash to {image_tag()}, not the driver's "
+                                          f"{self.want}, and its engine lacks that image"}
+            self.pool._image = self.want
         result = self.pool.run(Job(PROBE_ENTRY, {"probe": True}))
         return {**info, "ok": result.ok and result.value == {"probe": True}, "detail": result.detail or result.status,
                 "image": self.pool._image}
@@ -92,8 +91,6 @@ class NodePool:
     def close(self) -> list[str]:
         """Stop this node's containers, then remove strays of dead processes on this host
         (the containers of a node that was killed here earlier)."""
-        from .reaper import reap_strays
-
         client = self.pool._client
         self.pool.close()
         return reap_strays(client) if client is not None else []
@@ -131,7 +128,7 @@ class RayPool:
         init_kwargs: dict[str, Any] | None = None,
     ) -> None:
         try:
-            import ray
+            import ray  # optional (the `ray` extra): imported only when a Ray pool is made
         except ImportError as e:
             raise ImportError("the Ray sandbox pool needs Ray: pip install 'sppo-gym[ray]'") from e
         self._ray = ray
@@ -146,8 +143,6 @@ class RayPool:
         self._want: str | None = None
         """The image every node must run (the driver's sources' tag), unless one is named."""
         if check_image and self._image is None:
-            from .image import image_tag
-
             self._want = image_tag()
         self._started_ray = False
         if not ray.is_initialized():
@@ -187,7 +182,7 @@ class RayPool:
 
     def refresh(self) -> None:
         """Start a pool actor on every alive node not yet in the fleet and probe it."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # optional dependency
 
         ray = self._ray
         self._last_refresh = time.monotonic()
@@ -260,7 +255,12 @@ class RayPool:
 
     def run_batch(self, jobs: Sequence[Job] | Iterable[Job]) -> list[JobResult]:
         """Run jobs over the fleet; results come back in input order."""
-        from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
+        from ray.exceptions import (  # optional dependency
+            GetTimeoutError,
+            RayActorError,
+            RayError,
+            RayTaskError,
+        )
 
         ray = self._ray
         jobs = list(jobs)

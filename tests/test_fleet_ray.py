@@ -53,7 +53,8 @@ def mixed_items() -> list[tuple[str, dict, list[tuple[str, dict]]]]:
         ("sppo_gym/Arithmetic-v0", {}, 1, lambda a: f"The answer is {a}.", lambda a: "The answer is 7.5."),
         ("sppo_gym/HumanEval-v0", {}, 2, lambda a: f"```python\n{a}\n```", lambda a: "```python\ndef f():\n    pass\n```"),
         ("sppo_gym/CoqProof-v0", {}, 3, lambda a: f"```coq\n{a}\n```", lambda a: "```coq\nreflexivity.\n```"),
-        ("sppo_gym/ReasoningGym-v0", {"task": "basic_arithmetic"}, 4, lambda a: f"{a}", lambda a: "-1"),
+        ("sppo_gym/ReasoningGym-v0", {"task": "basic_arithmetic"}, 4, lambda a: f"<answer>{a}</answer>",
+         lambda a: "<answer>-1</answer>"),
     ]:
         env = gym.make(env_id, **kwargs)
         _, info = env.reset(options={"index": index})

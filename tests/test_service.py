@@ -102,7 +102,7 @@ CASES = [  # env id, kwargs, index, response
     ("sppo_gym/HumanEval-v0", {}, 0, "```python\ndef has_close_elements(numbers, threshold):\n"
      "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n```"),
     ("sppo_gym/HumanEval-v0", {}, 1, "```python\ndef separate_paren_groups(s):\n    return []\n```"),
-    ("sppo_gym/ReasoningGym-v0", {"task": "basic_arithmetic"}, 2, "12"),
+    ("sppo_gym/ReasoningGym-v0", {"task": "basic_arithmetic"}, 2, "<answer>12</answer>"),
 ]
 
 

@@ -38,11 +38,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from sppo_gym.sandbox import Limits, set_pool
+from sppo_gym.sandbox import pool as pool_module
+from sppo_gym.verifiers import BUILTIN, get_verifier
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..base import SingleStepEnv, package_version
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -197,10 +204,6 @@ class Verification:
 
     def env(self, env_id: str, kwargs: dict[str, Any]) -> Any:
         """The unwrapped single-step env for ``env_id`` + ``kwargs`` (made once, kept LRU)."""
-        import gymnasium as gym
-
-        from ..base import SingleStepEnv  # importing sppo_gym.envs registered the built-in ids
-
         if env_id not in gym.registry:  # never gym.make("module:id"): that would import a module
             raise ServiceError(404, f"unknown env {env_id!r}; `sppo-gym envs` lists the registered ids")
         self._check_data(kwargs)
@@ -241,14 +244,10 @@ class Verification:
                                 if self.config.data_dirs else "this service accepts no env_kwargs.data (start it with --data-dir)")
 
     def verifier(self, name: str, options: dict[str, Any]) -> Any:
-        from sppo_gym.verifiers import BUILTIN, get_verifier
-
         if name not in BUILTIN:
             raise ServiceError(404, f"unknown verifier {name!r}; built-in: {', '.join(sorted(BUILTIN))}")
         options = dict(options)
         if "timeout_s" in options:
-            from sppo_gym.sandbox import Limits
-
             timeout = options.pop("timeout_s")
             if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 600:
                 raise ServiceError(422, "verifier_options.timeout_s must be a number in (0, 600]")
@@ -260,8 +259,6 @@ class Verification:
 
     def run(self, req: VerifyRequest) -> list[Result]:
         """Resolve every item's problem, then one ``verify_batch`` over the whole request."""
-        import numpy as np
-
         task_ids: list[str | None] = [None] * len(req.items)
         if req.env is not None:
             kwargs = req.env_kwargs
@@ -354,8 +351,6 @@ def create_app(config: ServiceConfig | None = None, *, own_pool: bool = False) -
     ``own_pool``: the app owns the process's sandbox pool and closes it at shutdown (``serve`` does:
     uvicorn ends a SIGTERM'd process by re-raising the signal, so exit hooks would never run).
     """
-    from sppo_gym.envs.base import package_version
-
     config = config or ServiceConfig()
     executor = ThreadPoolExecutor(max_workers=config.max_concurrent, thread_name_prefix="verify")
 
@@ -364,8 +359,6 @@ def create_app(config: ServiceConfig | None = None, *, own_pool: bool = False) -
         yield
         executor.shutdown(wait=False, cancel_futures=True)
         if own_pool:
-            from sppo_gym.sandbox import set_pool
-
             set_pool(None)  # closes the pool: its containers go now, not at some later reaping
 
     app = FastAPI(title="sppo-gym verification service", version=package_version(), lifespan=lifespan,
@@ -496,8 +489,6 @@ _ERRORS = {401: "token missing or wrong", 403: "env_kwargs.data outside --data-d
 
 def _pool_info() -> dict[str, Any]:
     """The sandbox pool's backend and size, without starting one."""
-    from sppo_gym.sandbox import pool as pool_module
-
     pool = pool_module._DEFAULT
     if pool is None:
         backend = "ray" if os.environ.get("SPPO_GYM_RAY_ADDRESS") else os.environ.get("SPPO_GYM_SANDBOX", "docker")

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import typer
+from sppo_gym.sandbox import get_pool
 
 
 def serve_command(
@@ -27,7 +28,7 @@ def serve_command(
     The sandbox pool is this process's: local Docker by default, a Ray fleet with
     SPPO_GYM_RAY_ADDRESS. See docs/FLEET.md.
     """
-    try:
+    try:  # here, not at the top: every sppo-gym command loads this module, and the extra is optional
         import uvicorn
 
         from .app import LOOPBACK, ServiceConfig, create_app
@@ -44,8 +45,6 @@ def serve_command(
     config = ServiceConfig(token=token, max_body_bytes=int(max_body_mb * 2**20), max_items=max_items,
                            max_concurrent=max_concurrent, max_queued=max_queued, rate_per_s=rate,
                            burst=max(1, int(2 * rate)), data_dirs=tuple(str(d.resolve()) for d in data_dir))
-    from sppo_gym.sandbox import get_pool
-
     pool = get_pool()  # start it (and a Ray fleet's probes) before the first request
     typer.echo(f"sppo-gym serve: http://{host}:{port} (pool: {pool.backend}, {pool.size} containers; "
                f"token {'required' if token else 'off (loopback)'}; docs at /docs)", err=True)

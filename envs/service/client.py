@@ -18,7 +18,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import httpx
+from sppo_gym.verifiers import VERDICTS, Score
 
 DEFAULT_URL = "http://127.0.0.1:8008"
 
@@ -134,8 +136,6 @@ class RemoteVerifier:
         return self.verify_batch([(response, problem)])[0]
 
     def verify_batch(self, items: Sequence[tuple[str, dict]]) -> list[Any]:
-        from sppo_gym.verifiers import VERDICTS, Score
-
         for response, _ in items:
             if not isinstance(response, str):
                 raise TypeError(f"response must be str, got {type(response).__name__}")
@@ -154,8 +154,6 @@ class RemoteVerifier:
 def remote_env(env_id: str, *, url: str | None = None, token: str | None = None, num_envs: int | None = None,
                client: ServiceClient | None = None, **env_kwargs: Any) -> Any:
     """``gymnasium.make(env_id, **env_kwargs)`` (``make_vec`` with ``num_envs``) verified by the service."""
-    import gymnasium as gym
-
     verifier = RemoteVerifier(client or ServiceClient(url, token), env=env_id, env_kwargs=env_kwargs)
     if num_envs is None:
         env = gym.make(env_id, **env_kwargs)

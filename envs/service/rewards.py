@@ -41,6 +41,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
+from sppo_gym.verifiers import BUILTIN
+
+from ..trl_adapter import _completion_text
 from .client import ServiceClient
 
 SANDBOX_ERROR = "sandbox_error"
@@ -74,8 +78,6 @@ class RemoteEnvReward:
 
     def __call__(self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (),
                  task_id: Sequence[str] = (), **kwargs: Any) -> list[float | None]:
-        from ..trl_adapter import _completion_text
-
         if len(task_id) != len(completions):
             raise ValueError("the dataset must carry the task_id column (build it with trl_dataset)")
         items = [{"task_id": t, "response": _completion_text(c)} for t, c in zip(task_id, completions, strict=True)]
@@ -87,9 +89,6 @@ class RemoteEnvReward:
 # ---- verl ------------------------------------------------------------------------------------------
 def _verl_request(data_source: str, solution: str, ground_truth: Any, extra_info: dict | None) -> tuple[dict, dict]:
     """(target, item) for one verl sample; see the module docstring for how the judge is chosen."""
-    import gymnasium as gym
-    from sppo_gym.verifiers import BUILTIN
-
     extra = extra_info or {}
     if isinstance(data_source, str) and data_source in gym.registry:
         target = {"env": data_source, "env_kwargs": dict(extra.get("env_kwargs") or {})}
