@@ -17,8 +17,8 @@ def __getattr__(name: str) -> Any:
         from . import config
 
         return getattr(config, name)
-    if name == "train":
-        from .loop import train
+    if name == "train":  # loop.train in one process; under torchrun, on this rank's share
+        from .distributed import train
 
         return train
     raise AttributeError(f"module 'sppo_gym.trainer' has no attribute {name!r}")

@@ -129,6 +129,10 @@ class TrainConfig(BaseModel):
     """LoRA alpha."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Parameter dtype: auto = bfloat16 on CUDA, float32 on CPU."""
+    strategy: Literal["ddp", "fsdp"] = "ddp"
+    """With several processes (--nproc, torchrun): ddp replicates the weights and all-reduces
+    gradients; fsdp shards weights, gradients and optimiser states per decoder layer (FSDP2), with
+    bf16 weights and fp32 gradient reduction on CUDA. Ignored in one process."""
 
     # --- evaluation and logging ---
     eval_env_kwargs: dict[str, Any] = {}

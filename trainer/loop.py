@@ -28,7 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +67,25 @@ class Run:
     held_out: HeldOut | None
     amp: Callable[[], AbstractContextManager]
     curriculum: Any = None  # trainer/curriculum.py: None, SuccessCurriculum or CriticCurriculum
+    dist: Any = None  # trainer/distributed.py's DataParallel when torchrun started N processes
+    rows: slice = field(default_factory=lambda: slice(None))  # the rows of the step's batch this process samples (all in one process)
+
+    @property
+    def main(self) -> bool:
+        """The process that writes the outputs (the only one, or rank 0)."""
+        return self.dist is None or self.dist.is_main
 
 
-def setup(cfg: TrainConfig) -> Run:
-    """Seed, load policy / critic / reference, optimisers, training and held-out envs."""
+def setup(cfg: TrainConfig, dist: Any = None) -> Run:
+    """Seed, load policy / critic / reference, optimisers, training and held-out envs.
+
+    ``dist`` (trainer/distributed.py, N processes): every rank builds the same initial weights,
+    wraps them for gradient sync, samples its block of rows, and draws from its own RNG streams."""
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     algo = get_algorithm(cfg.algo)
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device) if dist is None else dist.device
     policy, tok = load_policy(cfg.model, device)
     critic = None
     if algo.critic is not None:
@@ -89,19 +99,25 @@ def setup(cfg: TrainConfig) -> Run:
     if cfg.gradient_checkpointing:
         enable = getattr(policy, "activation_checkpointing_enable", None) or policy.gradient_checkpointing_enable
         enable({"use_reentrant": False})  # the kwargs dict is the first parameter of both spellings
+    if dist is not None:  # DDP / FSDP, before the optimisers take the parameters (FSDP shards them)
+        dist.wrap(policy, critic, cfg.dtype)
     params = [p for p in policy.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     critic_opt = None
     if critic is not None:
         critic_params = [p for p in critic.parameters() if p.requires_grad]
         critic_opt = torch.optim.AdamW(critic_params, lr=cfg.critic_lr, weight_decay=cfg.weight_decay)
-    envs = gym.make_vec(cfg.env, num_envs=cfg.batch_size, **cfg.env_kwargs)
+    rows = slice(None) if dist is None else dist.rows(cfg)
+    envs = gym.make_vec(cfg.env, num_envs=len(range(cfg.batch_size)[rows]), **cfg.env_kwargs)
     held_out = None
-    if cfg.eval_n > 0:
+    if cfg.eval_n > 0 and (dist is None or dist.is_main):
         held_out = HeldOut(cfg.env, cfg.env_kwargs, cfg.eval_n, cfg.eval_batch_size, cfg.eval_max_new_tokens,
                            cfg.max_prompt_tokens, cfg.eval_env_kwargs)
-    return Run(cfg, algo, policy, tok, critic, ref, opt, critic_opt, envs, held_out,
-               make_amp(device, cfg.dtype), build_curriculum(cfg))
+    run = Run(cfg, algo, policy, tok, critic, ref, opt, critic_opt, envs, held_out,
+              make_amp(device, cfg.dtype), build_curriculum(cfg), dist, rows)
+    if dist is not None:
+        dist.seed(cfg.seed)
+    return run
 
 
 # ----- one training step ---------------------------------------------------------------------
@@ -135,7 +151,8 @@ def rollout_step(run: Run, step: int) -> tuple[Rollout, dict[str, float]]:
     the sandbox errors (whole groups for GRPO / RLOO: a group is only comparable when complete)."""
     cfg, g = run.cfg, run.cfg.resolved_group_size()
     options, picked = run.curriculum.options(run, step) if run.curriculum is not None else (None, {})
-    prompts, reset_infos = run.envs.reset(seed=step_seeds(cfg.seed, step, cfg.batch_size // g, g), options=options)
+    prompts, reset_infos = run.envs.reset(seed=step_seeds(cfg.seed, step, cfg.batch_size // g, g)[run.rows],
+                                          options=options)
     t0 = time.perf_counter()
     batch = collect(run.policy, run.tokenizer, list(prompts), max_prompt_tokens=cfg.max_prompt_tokens,
                     max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
@@ -283,11 +300,14 @@ def ratio_stats(logprobs: torch.Tensor, old: torch.Tensor, mask: torch.Tensor, c
 
 def batch_stats(batch: Rollout, values: torch.Tensor | None, critic: Critic | None) -> dict[str, float]:
     """Reward, response length, and how well the critic's prediction matches the rewards."""
-    r = batch.rewards.float()  # (B,)
-    out = {"reward_mean": r.mean().item(), "samples": len(batch),
-           "response_len": batch.response_mask.float().sum(-1).mean().item()}
-    if values is not None and critic is not None:
-        v = critic.predicted_reward(values)  # (B,) predicted R
+    v = critic.predicted_reward(values) if values is not None and critic is not None else None  # (B,) predicted R
+    return reward_stats(batch.rewards.float(), batch.response_mask.float().sum(-1), v)
+
+
+def reward_stats(r: torch.Tensor, lengths: torch.Tensor, v: torch.Tensor | None) -> dict[str, float]:
+    """:func:`batch_stats` from rewards (B,), response lengths (B,) and predicted rewards (B,) or None."""
+    out = {"reward_mean": r.mean().item(), "samples": len(r), "response_len": lengths.mean().item()}
+    if v is not None:
         out["value_mean"] = v.mean().item()
         out["value_brier"] = ((v - r) ** 2).mean().item()
         if len(r) > 1 and r.std() > 0 and v.std() > 0:
@@ -296,32 +316,37 @@ def batch_stats(batch: Rollout, values: torch.Tensor | None, critic: Critic | No
 
 
 # ----- the loop ------------------------------------------------------------------------------
-def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+def train(cfg: TrainConfig, resume: bool = False, dist: Any = None) -> dict[str, Any]:
     """Run training; writes metrics.csv, reward.png (and curriculum.png), checkpoint.pt, summary.json,
-    samples.json, final/."""
+    samples.json, final/. ``dist``: see :func:`setup` (rank 0 writes; every rank returns the summary)."""
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
-    run = setup(cfg)
+    if dist is None or dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    run = setup(cfg, dist)
     start, wall, before = 0, 0.0, None
     if resume:
         start, wall, before = restore(run, ckpt.load(out))
-    log = MetricsLog(out, resume_step=start if resume else None, tensorboard=cfg.tensorboard)
-    if not resume and run.held_out is not None:
+    log = (MetricsLog if run.main else dist.quiet_log)(out, resume_step=start if resume else None,
+                                                       tensorboard=cfg.tensorboard)
+    if not resume and cfg.eval_n > 0:
         before = evaluate(run)
         log.write({"step": 0, "wall_s": 0.0, **eval_row(before)})
     after, step, eval_step = None, start, start
-    bar = tqdm(total=cfg.steps, initial=start, desc=f"{cfg.algo} {cfg.env}", disable=not cfg.progress,
+    bar = tqdm(total=cfg.steps, initial=start, desc=f"{cfg.algo} {cfg.env}", disable=not (cfg.progress and run.main),
                dynamic_ncols=True)
+    step_fn = train_step if dist is None else dist.train_step
     for step in range(start + 1, cfg.steps + 1):
         if cfg.max_wall_s and wall >= cfg.max_wall_s:
             step -= 1
             break
         t0 = time.perf_counter()
-        row = train_step(run, step)
+        row = step_fn(run, step)
         wall += time.perf_counter() - t0
+        if dist is not None:
+            wall = dist.agree(wall)  # every rank stops at the same step
         row["wall_s"] = wall
-        if run.held_out is not None and (step == cfg.steps or (cfg.eval_every and step % cfg.eval_every == 0)):
+        if cfg.eval_n > 0 and (step == cfg.steps or (cfg.eval_every and step % cfg.eval_every == 0)):
             after = evaluate(run)
             row.update(eval_row(after))
             eval_step = step
@@ -332,7 +357,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
             save_checkpoint(run, step, wall, before)
     bar.close()
-    if run.held_out is not None and eval_step != step:
+    if cfg.eval_n > 0 and eval_step != step:
         after = evaluate(run)  # stopped by the wall-clock budget before the last step
         log.amend_last(**eval_row(after))
     return finish(run, out, log, step, wall, before, after)
@@ -340,12 +365,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
 def evaluate(run: Run) -> Evaluation:
     """Held-out greedy accuracy, verdicts and samples (not counted in the training wall clock)."""
+    if run.dist is not None:
+        return run.dist.evaluate(run)  # rank 0 evaluates, every rank gets the result
     return run.held_out.evaluate(run.policy, run.tokenizer, amp=run.amp)  # type: ignore[union-attr]
 
 
-def save_checkpoint(run: Run, step: int, wall: float, before: Evaluation | None) -> Path:
+def save_checkpoint(run: Run, step: int, wall: float, before: Evaluation | None) -> Path | None:
     """Everything a resumed run needs: weights, optimisers, curriculum, the evaluation before
     training (for samples.json), config, step and wall clock (``checkpoint.save`` adds the RNG states)."""
+    if run.dist is not None:
+        return run.dist.save_run(run, step, wall, before)  # gathered to rank 0, with every rank's RNG
     return ckpt.save(Path(run.cfg.out), step=step, wall_s=wall, config=run.cfg.model_dump(),
                      eval_before=asdict(before) if before is not None else None,
                      policy=run.policy.state_dict(), opt=run.opt.state_dict(),
@@ -356,6 +385,11 @@ def save_checkpoint(run: Run, step: int, wall: float, before: Evaluation | None)
 
 def restore(run: Run, state: dict[str, Any]) -> tuple[int, float, Evaluation | None]:
     """Load a checkpoint into a freshly set-up run; returns (step, wall_s, the evaluation before training)."""
+    if run.dist is not None:
+        return run.dist.restore_run(run, state)
+    if state.get("world_size", 1) != 1:
+        raise ValueError(f"--resume: the checkpoint was written by {state['world_size']} processes; resume with "
+                         f"as many (--nproc {state['world_size']})")
     run.policy.load_state_dict(state["policy"])
     run.opt.load_state_dict(state["opt"])
     if run.critic is not None:
@@ -374,12 +408,20 @@ def finish(run: Run, out: Path, log: MetricsLog, step: int, wall: float, before:
            after: Evaluation | None) -> dict[str, Any]:
     """Checkpoint, final policy, plots, summary.json and samples.json; closes the envs."""
     save_checkpoint(run, step, wall, before)
-    save_policy(run.policy, run.tokenizer, out / "final")
+    if run.dist is not None:
+        run.dist.save_policy(run, out / "final")
+    else:
+        save_policy(run.policy, run.tokenizer, out / "final")
     log.close()
-    plot_rewards(log.rows, out / "reward.png", title=f"{run.cfg.algo} on {run.cfg.env} ({run.cfg.model})")
-    if run.cfg.curriculum != "none":
-        plot_curriculum(log.rows, out / "curriculum.png", title=f"curriculum={run.cfg.curriculum} on {run.cfg.env}")
-    summary = write_summary(out, run.cfg, log.rows, step, wall, before, after)
+    summary: dict[str, Any] = {}
+    if run.main:
+        plot_rewards(log.rows, out / "reward.png", title=f"{run.cfg.algo} on {run.cfg.env} ({run.cfg.model})")
+        if run.cfg.curriculum != "none":
+            plot_curriculum(log.rows, out / "curriculum.png",
+                            title=f"curriculum={run.cfg.curriculum} on {run.cfg.env}")
+        summary = write_summary(out, run.cfg, log.rows, step, wall, before, after)
+    if run.dist is not None:
+        summary = run.dist.broadcast(summary)
     run.envs.close()
     if run.curriculum is not None:
         run.curriculum.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -40,9 +41,11 @@ def run_training(config: Path | None, resume: bool, overrides: dict[str, Any]) -
         cfg = load_config(config, overrides)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
-    from .loop import train  # torch (~1.4 s) loads only when training starts
+    from .distributed import is_main_process, train  # torch (~1.4 s) loads only when training starts
 
-    summary = train(cfg, resume=resume)
+    summary = train(cfg, resume=resume)  # one process, or each of the N that torchrun started
+    if not is_main_process():
+        return summary
     before, after = summary["accuracy_before"], summary["accuracy_after"]
     fmt = lambda a: "n/a" if a is None else f"{100 * a:.1f}%"  # noqa: E731
     typer.echo(f"held-out accuracy ({cfg.eval_n} {cfg.env} test problems, greedy): "
@@ -58,6 +61,26 @@ def run_training(config: Path | None, resume: bool, overrides: dict[str, Any]) -
                f"reward curve {Path(cfg.out) / 'reward.png'}, metrics {Path(cfg.out) / 'metrics.csv'}, "
                f"policy {Path(cfg.out) / 'final'}")
     return summary
+
+
+def launch(nproc: int, config: Path | None, resume: bool, overrides: dict[str, Any]) -> None:
+    """Run this same command in ``nproc`` processes under torchrun on this machine (a free port);
+    rank 0 prints the summary. The config is checked here first, so a mistake shows once."""
+    if "WORLD_SIZE" in os.environ:
+        raise typer.BadParameter("--nproc starts torchrun itself: leave it out when launching under torchrun")
+    try:
+        load_config(config, overrides)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+            "-m", "sppo_gym.trainer", "train", *(["--config", str(config)] if config is not None else []),
+            *(["--resume"] if resume else [])]
+    for key, value in overrides.items():
+        flag = "--" + key.replace("_", "-")
+        args += [flag if value else "--no-" + flag[2:]] if isinstance(value, bool) else [flag, str(value)]
+    code = subprocess.run(args).returncode
+    if code:
+        raise typer.Exit(code)
 
 
 def sample_lines(summary: dict[str, Any], width: int = 160) -> list[str]:
@@ -93,6 +116,10 @@ def _build_command() -> Any:
                           default=typer.Option(None, help="YAML file of config fields (command-line options win).")),
         inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                           default=typer.Option(False, help="Continue the run in --out from its checkpoint.pt.")),
+        inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+                          default=typer.Option(1, help="Data-parallel training processes on this machine (started "
+                                                       "by torchrun; see --strategy). Across nodes, start torchrun "
+                                                       "yourself: torchrun ... -m sppo_gym.trainer train ...")),
     ]
     for name, field in TrainConfig.model_fields.items():
         params.append(inspect.Parameter(
@@ -101,8 +128,12 @@ def _build_command() -> Any:
         ))
 
     def train_command(**kwargs: Any) -> None:
-        config, resume = kwargs.pop("config"), kwargs.pop("resume")
-        run_training(config, resume, {k: v for k, v in kwargs.items() if v is not None})
+        config, resume, nproc = kwargs.pop("config"), kwargs.pop("resume"), kwargs.pop("nproc")
+        overrides = {k: v for k, v in kwargs.items() if v is not None}
+        if nproc > 1:
+            launch(nproc, config, resume, overrides)
+        else:
+            run_training(config, resume, overrides)
 
     train_command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     train_command.__doc__ = _DOC
