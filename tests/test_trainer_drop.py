@@ -10,15 +10,12 @@ their rewards and ``reward_mean`` follow from the env's own log of what it score
 from __future__ import annotations
 
 import csv
-import functools
 import json
-from typing import Any, ClassVar
+from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.spaces import Text
-from gymnasium.vector import SyncVectorEnv
+from indexed_text_env import IndexedTextEnv, register
 from sppo_gym.trainer import train
 from sppo_gym.trainer.config import load_config
 from sppo_gym.trainer.loop import rollout_step, setup
@@ -34,24 +31,17 @@ def reward_of(index: int) -> float:
     return round(0.05 + 0.9 * index / (N_PROBLEMS - 1), 6)
 
 
-class SlotEnv(gym.Env):
-    """Single-step text env; ``fail_slots`` of each vector env hit a simulated sandbox failure."""
+class SlotEnv(IndexedTextEnv):
+    """``fail_slots`` of each vector env hit a simulated sandbox failure."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    n_problems = N_PROBLEMS
 
     def __init__(self, slot: int = 0, fail_slots: tuple[int, ...] = (), split: str = "train"):
-        self.slot, self.fail_slots, self.split = slot, tuple(fail_slots), split
-        self.observation_space = Text(64)
-        self.action_space = Text(10_000)
-        self.index = 0
+        super().__init__(slot, split)
+        self.fail_slots = tuple(fail_slots)
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[str, dict]:
-        super().reset(seed=seed)
-        index = (options or {}).get("index")
-        if isinstance(index, (list, tuple, np.ndarray)):  # the vector API: one index per slot
-            index = index[self.slot]
-        self.index = int(self.np_random.integers(N_PROBLEMS)) if index is None else int(index)
-        return f"Item {self.index}", {"index": self.index}
+    def prompt(self, index: int) -> str:
+        return f"Item {index}"
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
         fails = self.slot in self.fail_slots
@@ -62,13 +52,7 @@ class SlotEnv(gym.Env):
         return "", reward, True, False, {"verdict": verdict, "index": self.index}
 
 
-def slot_vector_env(num_envs: int, **kwargs: Any) -> SyncVectorEnv:
-    """The stock sync vector env, each sub-env told its slot."""
-    return SyncVectorEnv([functools.partial(SlotEnv, slot=i, **kwargs) for i in range(num_envs)])
-
-
-if SLOTS not in gym.registry:
-    gym.register(id=SLOTS, entry_point=SlotEnv, vector_entry_point=slot_vector_env)
+register(SLOTS, SlotEnv)
 
 TINY = {"model": "tiny-random", "env": SLOTS, "minibatch_size": 4, "micro_batch_size": 2, "max_new_tokens": 4,
         "eval_n": 0, "lr": 1e-3, "progress": False}

@@ -12,44 +12,30 @@ Importable as ``--env trainer_crash_env:trainer_test/CrashDigits-v0`` from a sub
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
-from typing import Any, ClassVar
 
-import gymnasium as gym
-import numpy as np
-from gymnasium.spaces import Text
-from gymnasium.vector import SyncVectorEnv
+from indexed_text_env import IndexedTextEnv, register
 
 ENV_ID = "trainer_test/CrashDigits-v0"
 CRASH_VAR = "SPPO_GYM_TEST_CRASH"
-N_PROBLEMS = 1000
 
 
 class InjectedCrash(RuntimeError):
     """The failure the resume tests inject."""
 
 
-class CrashDigitsEnv(gym.Env):
+class CrashDigitsEnv(IndexedTextEnv):
     """Reward: share of digit characters; slot 0 of the training vector env counts the steps."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    n_problems = 1000
 
     def __init__(self, slot: int = 0, split: str = "train"):
-        self.slot, self.split = slot, split
-        self.observation_space = Text(64)
-        self.action_space = Text(10_000)
-        self.index = 0
+        super().__init__(slot, split)
         self.steps = 0
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[str, dict]:
-        super().reset(seed=seed)
-        index = (options or {}).get("index")
-        if isinstance(index, (list, tuple, np.ndarray)):  # the vector API: one index per slot
-            index = index[self.slot]
-        self.index = int(self.np_random.integers(N_PROBLEMS)) if index is None else int(index)
-        return f"Write digits like {self.index}", {"index": self.index}
+    def prompt(self, index: int) -> str:
+        return f"Write digits like {index}"
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
         if self.split == "train" and self.slot == 0:
@@ -68,10 +54,4 @@ class CrashDigitsEnv(gym.Env):
         raise InjectedCrash(f"injected crash at training step {self.steps}")
 
 
-def crash_vector_env(num_envs: int, **kwargs: Any) -> SyncVectorEnv:
-    """The stock sync vector env, each sub-env told its slot."""
-    return SyncVectorEnv([functools.partial(CrashDigitsEnv, slot=i, **kwargs) for i in range(num_envs)])
-
-
-if ENV_ID not in gym.registry:
-    gym.register(id=ENV_ID, entry_point=CrashDigitsEnv, vector_entry_point=crash_vector_env)
+register(ENV_ID, CrashDigitsEnv)
