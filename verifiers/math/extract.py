@@ -73,30 +73,10 @@ class Extracted:
     source: str
 
 
-def matching_brace(text: str, open_idx: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``open_idx``, or -1 when unbalanced."""
-    depth = 0
-    i = open_idx
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
-
-
 def brace_partners(text: str) -> dict[int, int]:
     """Every balanced ``{``'s index mapped to its ``}`` in one pass (backslash escapes skipped).
 
-    The same pairs as :func:`matching_brace` gives one brace at a time, without its O(n) scan per
-    brace (which made many unclosed ``\\boxed{`` quadratic).
+    One pass for all braces: a scan per brace made many unclosed ``\\boxed{`` quadratic.
     """
     partners: dict[int, int] = {}
     stack: list[int] = []
