@@ -18,9 +18,12 @@ out (a test checks it), so the data file never drifts from the generator.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import operator
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from .lemmas import LIST_PREAMBLE, handwritten
@@ -102,8 +105,9 @@ def prop_theorems(rng: random.Random, count: int) -> list[dict]:
 
 def arith_theorems(rng: random.Random, count: int) -> list[dict]:
     """Closed facts about small numbers, each with its computed answer."""
-    makers = (_arith_add, _arith_sub, _arith_eqb, _arith_max, _arith_mul, _arith_ltb, _arith_lt, _arith_le,
-              _arith_neq, _arith_exists_add, _arith_div, _arith_mod, _arith_pow, _arith_exists_mul, _arith_gcd)
+    makers = (_closed["add"], _closed["sub"], _arith_eqb, _arith_max, _closed["mul"], _arith_ltb, _arith_lt,
+              _arith_le, _arith_neq, _arith_exists_add, _closed["div"], _closed["mod"], _arith_pow,
+              _arith_exists_mul, _arith_gcd)
     rows: list[dict] = []
     seen: set[str] = set()
     while len(rows) < count:
@@ -115,14 +119,23 @@ def arith_theorems(rng: random.Random, count: int) -> list[dict]:
     return rows
 
 
-def _arith_add(rng: random.Random) -> tuple[str, str, int]:
-    a, b = rng.randint(0, 60), rng.randint(0, 60)
-    return f"{a} + {b} = {a + b}", "reflexivity.", 1
+# Closed facts ``a OP b = value``, proved by computation: statement, value, ranges of a and b, difficulty.
+_CLOSED_OPS: dict[str, tuple[str, Callable[[int, int], int], tuple[int, int], tuple[int, int], int]] = {
+    "add": ("{a} + {b}", operator.add, (0, 60), (0, 60), 1),
+    "sub": ("{a} - {b}", lambda a, b: max(a - b, 0), (0, 60), (0, 60), 1),  # nat subtraction stops at 0
+    "mul": ("{a} * {b}", operator.mul, (2, 20), (2, 20), 2),
+    "div": ("Nat.div {a} {b}", operator.floordiv, (10, 120), (2, 12), 3),
+    "mod": ("Nat.modulo {a} {b}", operator.mod, (10, 120), (2, 12), 3),
+}
 
 
-def _arith_sub(rng: random.Random) -> tuple[str, str, int]:
-    a, b = rng.randint(0, 60), rng.randint(0, 60)
-    return f"{a} - {b} = {max(a - b, 0)}", "reflexivity.", 1
+def _closed_fact(op: str, rng: random.Random) -> tuple[str, str, int]:
+    statement, value, (a_lo, a_hi), (b_lo, b_hi), difficulty = _CLOSED_OPS[op]
+    a, b = rng.randint(a_lo, a_hi), rng.randint(b_lo, b_hi)
+    return f"{statement.format(a=a, b=b)} = {value(a, b)}", "reflexivity.", difficulty
+
+
+_closed = {op: functools.partial(_closed_fact, op) for op in _CLOSED_OPS}
 
 
 def _arith_eqb(rng: random.Random) -> tuple[str, str, int]:
@@ -135,11 +148,6 @@ def _arith_max(rng: random.Random) -> tuple[str, str, int]:
     a, b = rng.randint(0, 50), rng.randint(0, 50)
     fn = rng.choice(("max", "min"))
     return f"Nat.{fn} {a} {b} = {max(a, b) if fn == 'max' else min(a, b)}", "reflexivity.", 1
-
-
-def _arith_mul(rng: random.Random) -> tuple[str, str, int]:
-    a, b = rng.randint(2, 20), rng.randint(2, 20)
-    return f"{a} * {b} = {a * b}", "reflexivity.", 2
 
 
 def _arith_ltb(rng: random.Random) -> tuple[str, str, int]:
@@ -169,16 +177,6 @@ def _arith_neq(rng: random.Random) -> tuple[str, str, int]:
 def _arith_exists_add(rng: random.Random) -> tuple[str, str, int]:
     a, n = rng.randint(0, 30), rng.randint(0, 30)
     return f"exists n : nat, n + {a} = {n + a}", f"exists {n}. reflexivity.", 3
-
-
-def _arith_div(rng: random.Random) -> tuple[str, str, int]:
-    a, b = rng.randint(10, 120), rng.randint(2, 12)
-    return f"Nat.div {a} {b} = {a // b}", "reflexivity.", 3
-
-
-def _arith_mod(rng: random.Random) -> tuple[str, str, int]:
-    a, b = rng.randint(10, 120), rng.randint(2, 12)
-    return f"Nat.modulo {a} {b} = {a % b}", "reflexivity.", 3
 
 
 def _arith_pow(rng: random.Random) -> tuple[str, str, int]:
