@@ -219,3 +219,19 @@ def test_env_step_judges_the_language(lang_pool):
     env.reset(options={"task_id": "sppo/io/fizzbuzz"})
     _, reward, _, _, info = env.step(fenced("python", ROWS[0]["solutions"]["python"]))
     assert (reward, info["verdict"]) == (0.0, "wrong_language"), info
+
+
+@pytest.mark.docker
+def test_audit_no_work_programs_compile_and_run_in_every_language(lang_pool):
+    """The audit's suspects for non-Python prompts are real programs: each compiles and runs, so
+    a zero reward for them means the judge did not pay no work, not that the suspect was broken."""
+    from sppo_gym.trainer.evaluation import audit_programs
+
+    items = []
+    for lang in audit_programs.NO_WORK:
+        prompt = f"x\n\nGive the whole program in a single ```{lang} code block."
+        for kind, value in (("nothing", ""), ("copy_input", ""), ("print", "YES")):
+            items.append((audit_programs.program(prompt, kind, value), {**SUM_TWO, "language": lang}))
+    scores = StdioVerifier(timeout_s=30, compile_timeout_s=120).verify_batch(items)
+    assert [(p["language"], s.verdict) for (_, p), s in zip(items, scores, strict=True) if s.verdict != "wrong_output"] == []
+    assert audit_programs.program("a single ```python code block", "nothing") is None
