@@ -11,6 +11,8 @@
 #   SPPO_GYM_SETUP_DRY_RUN=1  set up the venv, then only print the Docker install/start/build steps
 #                          (as if no engine answered).
 #   PYTHON                 interpreter for the venv (default: python3).
+#   SPPO_GYM_SETUP_LANGUAGES  toolchains of the second image the test-suite's stdio tests use
+#                          (default: all = cpp,java,javascript,go,rust; empty: only the Python image).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +24,7 @@ DRY=${SPPO_GYM_SETUP_DRY_RUN:-0}
 DOCKERD_LOG=/var/log/sppo-gym-dockerd.log
 [ "$(id -u)" -eq 0 ] || DOCKERD_LOG=/tmp/sppo-gym-dockerd.log
 BUILD_LOG="$VENV/sandbox-build.log"
+SETUP_LANGS=${SPPO_GYM_SETUP_LANGUAGES-all}
 APT_UPDATED=0
 
 say() { echo "[setup] $*" >&2; }
@@ -128,8 +131,11 @@ start_image_build() {  # sets BUILD_PID; `sppo-gym sandbox build --if-missing` i
     if ! image_present sppo-gym-base:bookworm && ! command -v mmdebstrap >/dev/null && command -v apt-get >/dev/null; then
         apt_install mmdebstrap
     fi
-    say "sppo-gym sandbox build --if-missing, in the background (log: $BUILD_LOG)"
-    "$VENV/bin/python" -m sppo_gym.sandbox.cli build --if-missing > "$BUILD_LOG" 2>&1 &
+    say "sppo-gym sandbox build --if-missing${SETUP_LANGS:+, then with --languages $SETUP_LANGS}, in the background (log: $BUILD_LOG)"
+    { "$VENV/bin/python" -m sppo_gym.sandbox.cli build --if-missing \
+        && if [ -n "$SETUP_LANGS" ]; then
+               "$VENV/bin/python" -m sppo_gym.sandbox.cli build --if-missing --languages "$SETUP_LANGS"
+           fi; } > "$BUILD_LOG" 2>&1 &
     BUILD_PID=$!
 }
 
