@@ -235,3 +235,13 @@ def test_audit_no_work_programs_compile_and_run_in_every_language(lang_pool):
     scores = StdioVerifier(timeout_s=30, compile_timeout_s=120).verify_batch(items)
     assert [(p["language"], s.verdict) for (_, p), s in zip(items, scores, strict=True) if s.verdict != "wrong_output"] == []
     assert audit_programs.program("a single ```python code block", "nothing") is None
+
+
+@pytest.mark.docker
+def test_toolchain_image_is_current_not_stale(lang_tag):
+    """`sandbox build --prune` keeps the toolchain image of the current sources beside the Python one."""
+    from sppo_gym.sandbox.image import current_tags, get_client, stale_tags
+
+    client = get_client()
+    assert lang_tag in current_tags(client) and lang_tag not in stale_tags(client)
+    assert client.images.get(lang_tag).labels["sppo-gym.sandbox.languages"] == ",".join(image_languages.LANGUAGES)
