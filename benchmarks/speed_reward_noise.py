@@ -25,17 +25,25 @@ from pathlib import Path
 from sppo_gym.envs.python_tests import humaneval_rows
 from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier, reference_source
 
-# Part 2's problem: count the distinct values of a list of 2N items with N distinct values. N = 1500
-# is the size docs/REWARDS.md's figures were measured at (tests/test_code_speed.py uses a larger N).
-N = 1500
-DISTINCT = {
-    "task_id": "speed/distinct",
-    "prompt": "Write `count_distinct(xs)`: the number of distinct values in the list `xs`.",
-    "entry_point": "count_distinct",
-    "test": f"xs = [(i * 7919) % {N} for i in range({2 * N})]\n"
-            f"assert count_distinct(xs) == {N}\nassert count_distinct([]) == 0\nassert count_distinct([3, 3]) == 1\n",
-    "canonical_solution": "def count_distinct(xs):\n    return len(set(xs))\n",
-}
+# Part 2's problem. tests/test_code_speed.py judges the same problem and answers (at a larger n, so
+# that the slow answer lands exactly on the floor even on a loaded machine); it imports them from
+# here because benchmarks may not import from tests/.
+N = 1500  # the size docs/REWARDS.md's figures were measured at
+
+
+def distinct_problem(n: int) -> dict:
+    """Count the distinct values of a list of 2n items with n distinct values."""
+    return {
+        "task_id": "speed/distinct",
+        "prompt": "Write `count_distinct(xs)`: the number of distinct values in the list `xs`.",
+        "entry_point": "count_distinct",
+        "test": f"xs = [(i * 7919) % {n} for i in range({2 * n})]\n"
+                f"assert count_distinct(xs) == {n}\nassert count_distinct([]) == 0\nassert count_distinct([3, 3]) == 1\n",
+        "canonical_solution": "def count_distinct(xs):\n    return len(set(xs))\n",
+    }
+
+
+DISTINCT = distinct_problem(N)
 FAST = DISTINCT["canonical_solution"]  # a set: linear
 SLOW = ("def count_distinct(xs):\n    seen = []\n    for x in xs:\n        if x not in seen:\n"
         "            seen.append(x)\n    return len(seen)\n")  # a list scan: quadratic

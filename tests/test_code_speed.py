@@ -13,23 +13,31 @@ noise of the reference (~0.9-1.0). A tamper that worked would look fast and earn
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import gymnasium as gym
 import pytest
 import sppo_gym.envs  # noqa: F401  (registers the ids)
 from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier
 
+
+def _load_benchmark(name: str) -> ModuleType:
+    """The problem and answers are benchmarks/speed_reward_noise.py's (benchmarks are scripts, not
+    a package, and may not import from tests/, so the test loads the script's module)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+speed_reward_noise = _load_benchmark("speed_reward_noise")
+
 N = 5500  # quadratic: 1500 left the slow answer at ~0.2, within reach of noise on a loaded machine
-DISTINCT = {
-    "task_id": "speed/distinct",
-    "prompt": "Write `count_distinct(xs)`: the number of distinct values in the list `xs`.",
-    "entry_point": "count_distinct",
-    "test": f"xs = [(i * 7919) % {N} for i in range({2 * N})]\n"
-            f"assert count_distinct(xs) == {N}\nassert count_distinct([]) == 0\nassert count_distinct([3, 3]) == 1\n",
-    "canonical_solution": "def count_distinct(xs):\n    return len(set(xs))\n",
-}
-FAST = "def count_distinct(xs):\n    return len(set(xs))\n"
-SLOW = ("def count_distinct(xs):\n    seen = []\n    for x in xs:\n        if x not in seen:\n"
-        "            seen.append(x)\n    return len(seen)\n")
+DISTINCT = speed_reward_noise.distinct_problem(N)
+FAST, SLOW = speed_reward_noise.FAST, speed_reward_noise.SLOW
 SLOW_BODY = SLOW.replace("def count_distinct(xs):", "def slow(xs):")
 
 # Each is correct but slow; each tries to look faster than it is.
