@@ -245,3 +245,28 @@ def test_toolchain_image_is_current_not_stale(lang_tag):
     client = get_client()
     assert lang_tag in current_tags(client) and lang_tag not in stale_tags(client)
     assert client.images.get(lang_tag).labels["sppo-gym.sandbox.languages"] == ",".join(image_languages.LANGUAGES)
+
+
+def test_precompiled_header_flags_match_the_compile_command():
+    from sppo_gym.sandbox.image import image_dir
+    from sppo_gym.verifiers.code.languages import CPP_STD_FLAGS, PCH_DIR
+
+    dockerfile = (image_dir() / "Dockerfile").read_text()
+    assert f"g++ {' '.join(CPP_STD_FLAGS)} -x c++-header" in dockerfile and f"{PCH_DIR}/bits/stdc++.h.gch" in dockerfile
+    argv = LANGUAGES["cpp"].compile
+    assert tuple(argv[1:1 + len(CPP_STD_FLAGS)]) == CPP_STD_FLAGS and argv[argv.index("-I") + 1] == PCH_DIR
+
+
+@pytest.mark.docker
+def test_cpp_compiles_use_the_precompiled_header(lang_tag):
+    """g++ -H marks a precompiled header it loads with '!': the judge's flags must load it."""
+    from sppo_gym.sandbox import Job, Limits
+
+    argv = [*LANGUAGES["cpp"].argv(LANGUAGES["cpp"].compile, ""), "-H"]
+    code = ("import subprocess\nopen('prog.cpp', 'w').write('#include <bits/stdc++.h>\\nint main() {}\\n')\n"
+            f"p = subprocess.run({argv!r}, capture_output=True, text=True)\nprint(p.returncode)\nprint(p.stderr)\n")
+    with SandboxPool(size=1, image=lang_tag) as pool:
+        res = pool.run(Job("sppo_gym.sandbox.selftest:run_python", {"code": code}, Limits(wall_s=120.0)))
+    assert res.ok, res
+    out = res.value["stdout"]
+    assert out.startswith("0\n") and "! /opt/sppo-pch/bits/stdc++.h.gch" in out, out[:2000]

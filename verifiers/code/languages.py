@@ -10,7 +10,9 @@ Commands are argv lists: ``{src}`` is the source file, ``{main}`` the Java main 
 Per-language choices (the why of each flag):
 
 * ``cpp``: ``g++ -std=gnu++17 -O2 -pipe`` (GNU C++17, the common contest dialect; ``-pipe`` keeps
-  temporary files out of the size-limited scratch space), ``-fmax-errors=20`` bounds the output.
+  temporary files out of the size-limited scratch space), ``-fmax-errors=20`` bounds the output;
+  ``-I /opt/sppo-pch`` finds the image's precompiled ``<bits/stdc++.h>`` (built with the same
+  ``-std`` and ``-O``; about 5x faster compiles of programs that include it).
 * ``java``: ``javac`` then the classes zipped into ``prog.jar``. The class that holds ``main`` is
   the source's ``public class`` (else ``Main``). The JVM runs with a 512 MiB heap (``-Xmx``), the
   serial collector (no GC thread per core), the client compiler only (fast start, few threads),
@@ -38,6 +40,11 @@ import re
 from dataclasses import dataclass
 
 PYTHON_TAGS = frozenset({"", "python", "py", "python3", "py3"})
+
+PCH_DIR = "/opt/sppo-pch"
+"""Where the image keeps the precompiled ``<bits/stdc++.h>`` (sandbox/image/Dockerfile)."""
+CPP_STD_FLAGS = ("-std=gnu++17", "-O2")
+"""The g++ flags the precompiled header was built with; the compile command must use the same."""
 
 JVM_FLAGS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CompressedClassSpaceSize=64m",
              "-XX:ReservedCodeCacheSize=64m", "-XX:MaxMetaspaceSize=128m", "-Xshare:auto")
@@ -104,7 +111,7 @@ LANGUAGES: dict[str, Language] = {
     ),
     "cpp": Language(
         name="cpp", title="C++17 (g++ 12)", tags=frozenset({"cpp", "c++", "cc", "cxx", "hpp"}), source="prog.cpp",
-        compile=("g++", "-std=gnu++17", "-O2", "-pipe", "-fmax-errors=20", "-o", "prog", "{src}"),
+        compile=("g++", *CPP_STD_FLAGS, "-pipe", "-fmax-errors=20", "-I", PCH_DIR, "-o", "prog", "{src}"),
         artifact="prog", run=("./prog",), memory_markers=_NATIVE_MEMORY, tools=("g++",), executable=True,
     ),
     "java": Language(
