@@ -23,7 +23,7 @@ from sppo_gym.sandbox.image import ensure_image
 from sppo_gym.sandbox.languages import LANGUAGES
 from sppo_gym.verifiers.code.stdio import StdioVerifier
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 SUM = {"task_id": "hack/sum", "problem": "print a + b", "tests": [{"input": "1 2\n", "output": "3\n"},
                                                                   {"input": "5 7\n", "output": "12\n"}]}
