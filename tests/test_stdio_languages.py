@@ -270,3 +270,23 @@ def test_cpp_compiles_use_the_precompiled_header(lang_tag):
     assert res.ok, res
     out = res.value["stdout"]
     assert out.startswith("0\n") and "! /opt/sppo-pch/bits/stdc++.h.gch" in out, out[:2000]
+
+
+@pytest.mark.docker
+def test_register_task_stdio_in_another_language(lang_pool):
+    """register_task(..., verifier="stdio"): the language comes from verifier_options or the row."""
+    import gymnasium as gym
+    from sppo_gym.envs import register_task
+
+    rows = [{"id": "sum", "q": SUM_TWO["problem"], "tests": SUM_TWO["tests"]},
+            {"id": "sum-go", "q": SUM_TWO["problem"], "tests": SUM_TWO["tests"], "language": "go"}]
+    env_id = register_task("l21/SumRust-v0", problems=rows, verifier="stdio", id_field="id",
+                           prompt="{q}\nAnswer in a ```rust block.", verifier_options={"language": "rust",
+                                                                                        "compile_timeout_s": 120})
+    env = gym.make(env_id)
+    env.reset(options={"task_id": "sum"})
+    _, reward, _, _, info = env.step(fenced("rust", SUM_TWO["solutions"]["rust"]))
+    assert (reward, info["verdict"]) == (1.0, "passed"), info
+    env.reset(options={"task_id": "sum-go"})
+    _, reward, _, _, info = env.step(fenced("go", SUM_TWO["solutions"]["go"]))
+    assert (reward, info["verdict"]) == (1.0, "passed"), info
