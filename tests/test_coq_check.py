@@ -128,12 +128,13 @@ def test_screened_cheats_are_caught_by_coqchk_too(container, name):
     assert "coqchk" in out.extra["steps"]
 
 
-# Cheats that pass the screen: each is caught by a later step, named in the detail.
+# Axioms that no forbidden word names: the screen refuses both forms, and with the screen bypassed
+# coqchk catches them as well.
 def test_axiom_behind_a_reverted_section_is_caught_by_coqchk(container):
-    # 'Succeed' runs 'Section S' and reverts it: the screen sees a Variable inside a section, Coq
-    # a Variable at top level, i.e. an axiom of the candidate.
+    # 'Succeed' runs 'Section S' and reverts it: a screen that followed the nesting naively would
+    # see a Variable inside a section, Coq sees one at top level, i.e. an axiom of the candidate.
     src = "Succeed Section S.\nVariable cheat : forall n : nat, n = 0 -> n + n = 0.\n" + T + "exact cheat. Qed."
-    assert screen(src) is None
+    assert screen(src).command == "Succeed Section"
     out = check(container, src)
     assert (out.verdict, out.detail) == ("uses_axioms", "axiom Sppo.Cand.cheat")
 
@@ -144,11 +145,12 @@ def test_axiom_included_from_a_library_module_type_is_caught_by_coqchk(container
     src = ("Require Coq.Logic.ProofIrrelevanceFacts.\nModule ProofIrrelevance.\n"
            "Include Coq.Logic.ProofIrrelevanceFacts.ProofIrrelevance.\nEnd ProofIrrelevance.\n"
            "Theorem pi : forall (P : Prop) (p1 p2 : P), p1 = p2.\nexact ProofIrrelevance.proof_irrelevance. Qed.")
-    assert screen(src) is None
+    assert screen(src).command == "Include"
     out = check(container, src, **PI, allowed_axioms=("Coq.Logic.ProofIrrelevance.proof_irrelevance",))
     assert (out.verdict, out.detail) == ("uses_axioms", "axiom Sppo.Cand.ProofIrrelevance.proof_irrelevance")
 
 
+# Cheats that pass the screen: each is caught by a later step, named in the detail.
 def test_section_variable_is_caught_by_the_statement_check(container):
     # Closing the section generalises the theorem over the variable: a different statement.
     src = "Section S.\nVariable cheat : forall n : nat, n = 0 -> n + n = 0.\n" + T + "exact cheat. Qed.\nEnd S."

@@ -28,6 +28,8 @@ HONEST = [
     "Local Set Printing All. reflexivity.",
     "Require Import Classical. apply classic.",  # the axiom check, not the screen, decides this one
     "intros admit_me. exact admit_me.",  # identifiers merely containing a banned word are fine
+    "Succeed reflexivity. Fail discriminate. reflexivity.",  # Succeed/Fail of tactics undo no nesting
+    "Module M. Definition two := 2. End M. Module N := M. Module Type T. End T.",
 ]
 
 
@@ -77,6 +79,16 @@ CHEATS = [
     ("Ltac2 @ external f : unit -> unit := \"p\" \"f\".", "@external"),
     ("- admit.\n- reflexivity.", "admit"),
     ("exact (Coq.Init.Logic.Admitted).", "Admitted"),
+    # Coq undoes a Succeed/Fail command: the nesting the screen follows would no longer be Coq's
+    ("Succeed Section S.\nVariable cheat : False.", "Succeed Section"),
+    ("Fail End S.", "Fail End"),
+    ("Section S. Succeed End S. Variable v : False.", "Succeed End"),
+    ("Succeed Time Module M.", "Succeed Module"),
+    ("Fail Module Type T.", "Fail Module"),
+    # a library module type's Parameter/Axiom fields would become the candidate's axioms
+    ("Module P. Include Coq.Logic.ProofIrrelevanceFacts.ProofIrrelevance. End P.", "Include"),
+    ("Module Type T. Include Type Coq.Logic.ProofIrrelevanceFacts.ProofIrrelevance. End T.", "Include"),
+    ("Module M := N <+ Coq.Logic.ProofIrrelevanceFacts.ProofIrrelevance.", "<+"),
 ]
 
 

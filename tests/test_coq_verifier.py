@@ -87,13 +87,15 @@ CASES = [
     ("output_flood", 'do 20000 idtac "flood flood flood flood flood flood".\n' + INDUCTION, ADD, "output_limit"),
     ("memory_bomb", "Require Import List.\nEval vm_compute in (length (repeat 0 200000000)).\n" + INDUCTION, ADD,
      "memory"),
-    # cheats that pass the screen (see PAST_SCREEN)
+    # axioms no forbidden word names: the screen refuses them too (test_coq_check.py shows that
+    # coqchk catches both when the screen is bypassed)
     ("reverted_section_variable", "Succeed Section S.\nVariable cheat : forall n : nat, n + 0 = n.\n"
-     "Theorem add_0_r : forall n : nat, n + 0 = n.\nexact cheat. Qed.", ADD, "uses_axioms"),
+     "Theorem add_0_r : forall n : nat, n + 0 = n.\nexact cheat. Qed.", ADD, "rejected_command"),
     ("included_module_type", "Require Coq.Logic.ProofIrrelevanceFacts.\nModule ProofIrrelevance.\n"
      "Include Coq.Logic.ProofIrrelevanceFacts.ProofIrrelevance.\nEnd ProofIrrelevance.\n"
      "Theorem pi : forall (P : Prop) (p1 p2 : P), p1 = p2.\nexact ProofIrrelevance.proof_irrelevance. Qed.", PI,
-     "uses_axioms"),
+     "rejected_command"),
+    # cheats that pass the screen (see PAST_SCREEN)
     ("section_variable", "Section S.\nVariable h : forall n : nat, n + 0 = n.\n"
      "Theorem add_0_r : forall n : nat, n + 0 = n.\nexact h. Qed.\nEnd S.", ADD, "statement_mismatch"),
     ("library_axiom", FUNEXT_SRC, FUNEXT, "uses_axioms"),
@@ -103,12 +105,6 @@ CASES = [
 # "axiom Sppo.Cand..." is coqchk's list of axioms; "depends on:" is Print Assumptions of the trusted
 # check file; "... does not have the reference type" is the trusted statement check.
 PAST_SCREEN = {
-    # 'Succeed' opens the section and reverts it: the screen sees a Variable inside a section, Coq
-    # one at top level, i.e. an axiom.
-    "reverted_section_variable": "axiom Sppo.Cand.cheat",
-    # 'Include' of a library module type makes its Axiom fields axioms of the candidate (allowing the
-    # library's own proof_irrelevance must not allow this copy).
-    "included_module_type": "axiom Sppo.Cand.ProofIrrelevance.proof_irrelevance",
     # closing the section generalises the theorem over the variable: another statement
     "section_variable": "'add_0_r' does not have the reference type",
     # coqchk passes library axioms on; Print Assumptions refuses one the task did not allow
@@ -166,6 +162,8 @@ def test_rejections_name_the_command(results):
     assert "Guard Checking" in results["guard_flag"].detail
     assert "Declare ML" in results["declare_ml"].detail
     assert "classic" in results["classical_not_allowed"].detail
+    assert "Succeed Section" in results["reverted_section_variable"].detail
+    assert "Include" in results["included_module_type"].detail
 
 
 @pytest.mark.parametrize("case", sorted(PAST_SCREEN))

@@ -14,6 +14,7 @@ comment or string) Coq would refuse the file too, so we refuse it first.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +50,12 @@ FORBIDDEN_FLAGS: tuple[tuple[str, ...], ...] = (
 
 #: Declarations that are axioms outside a Section (Coq makes them local axioms there).
 SECTION_ONLY = frozenset({"Variable", "Variables", "Context"})
+
+#: Commands that open or close a Section or Module: the screen follows the nesting they build.
+NESTING_COMMANDS = frozenset({"Section", "Module", "End"})
+
+#: Modifiers that run a command and then undo its effect on the document.
+REVERTING = frozenset({"Fail", "Succeed"})
 
 #: ``Declare`` forms that declare nothing the kernel has to trust.
 DECLARE_OK = frozenset({"Scope", "Custom", "Reduction"})
@@ -275,11 +282,22 @@ def _screen_tokens(sent: Sentence) -> Rejection | None:
 
 
 def _screen_sentence(sent: Sentence, stack: list[str]) -> Rejection | None:
-    """Command-level rules: section-only declarations, global options; tracks Section/Module nesting."""
+    """Command-level rules: section-only declarations, Include, global options; tracks Section/Module
+    nesting (and refuses what would put the tracked nesting out of step with Coq's)."""
     attrs, mods, i = sent.head()
     words = sent.words
     cmd = words[i] if i < len(words) else ""
     rest = words[i + 1:]
+    if cmd in NESTING_COMMANDS and REVERTING & set(mods):
+        # Coq undoes the command, so the nesting the screen follows would no longer be Coq's:
+        # ``Succeed Section S.`` then ``Variable v : False.`` declares a top-level axiom.
+        mod = next(m for m in mods if m in REVERTING)
+        return Rejection("rejected_command", f"{mod} {cmd}", "the section or module it opens or closes is undone")
+    if cmd == "Include" or (cmd == "Module" and _includes(sent.tokens[i:])):
+        # A library module type's Parameter/Axiom fields become fields of the candidate's module:
+        # axioms no forbidden word names (``Include Coq.Logic.ProofIrrelevanceFacts.ProofIrrelevance``).
+        return Rejection("rejected_command", "Include" if cmd == "Include" else "<+",
+                         "includes a module type's fields, so its axioms would become the candidate's")
     if cmd == "Section":
         stack.append("section")
     elif cmd == "Module" and ":=" not in "".join(rest):
@@ -293,6 +311,11 @@ def _screen_sentence(sent: Sentence, stack: list[str]) -> Rejection | None:
     elif cmd == "Export" and rest[:1] and rest[0] in ("Set", "Unset"):
         return Rejection("rejected_command", f"Export {rest[0]}", "options must stay local to the candidate file")
     return None
+
+
+def _includes(toks: tuple[Token, ...]) -> bool:
+    """Whether a Module sentence uses ``<+`` (``Module M := A <+ B`` includes A and B)."""
+    return any(a.text == "<" and b.text == "+" and b.start == a.start + 1 for a, b in itertools.pairwise(toks))
 
 
 def states_theorem(sents: list[Sentence], name: str) -> bool:
