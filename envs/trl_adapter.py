@@ -15,7 +15,8 @@ template, or as plain text with ``conversational=False``) and the problem's ``ta
 passes that column back to the reward function, which rebuilds the exact problem through the
 env and scores the completion with the env's own verifier (through the sandbox where the env
 uses one). A completion whose verdict is ``sandbox_error`` gets ``None``, which TRL treats as
-"no reward" rather than 0: infrastructure failures must not read as wrong answers.
+"no reward" rather than 0 (TRL >= 1.6, the lower bound in pyproject): infrastructure failures
+must not read as wrong answers.
 """
 
 from __future__ import annotations

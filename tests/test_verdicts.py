@@ -26,6 +26,7 @@ from sppo_gym.sandbox import Job, JobResult
 from sppo_gym.verifiers import get_verifier
 from sppo_gym.verifiers.base import score_from_result, score_from_value
 from sppo_gym.verifiers.code.python_tests import unpack
+from sppo_gym.verifiers.math.verifier import unpack as unpack_math_chunk
 from sppo_gym.verifiers.reasoning_gym.verifier import ReasoningGymVerifier
 from sppo_gym.verifiers.score import VERDICTS
 
@@ -251,6 +252,17 @@ def test_unknown_verdict_is_judge_error_in_the_mapping_functions():
     assert score_from_value(dict(BAD)).verdict == "judge_error"
     assert score_from_result(JobResult("ok", value=dict(BAD))).verdict == "judge_error"
     _assert_judge_error(unpack(JobResult("ok", value={"items": [dict(BAD), dict(BAD)]}), 2), 2)
+    _assert_judge_error(unpack_math_chunk(JobResult("ok", value={"scores": [dict(BAD), dict(BAD)]}), 2), 2)
+
+
+def test_math_chunk_with_an_unknown_verdict_keeps_the_other_pairs():
+    good = {"reward": 1.0, "verdict": "correct", "passed": True, "detail": ""}
+    bad, ok = unpack_math_chunk(JobResult("ok", value={"scores": [dict(BAD), good]}, elapsed=2.0), 2)
+    assert (bad.verdict, ok.verdict, ok.reward, ok.elapsed) == ("judge_error", "correct", 1.0, 1.0)
+    # a chunk that did not complete, or whose value is not one score per pair, is judged pair by pair
+    for res in (JobResult("timeout", value={"scores": [good, good]}), JobResult("ok", value={"scores": [good]}),
+                JobResult("ok", value=[good, good]), JobResult("ok", value=None)):
+        assert unpack_math_chunk(res, 2) is None, res
 
 
 def _echoing(cls: type) -> type:

@@ -31,7 +31,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sppo_gym.sandbox import Job, Limits, get_pool
+from sppo_gym.sandbox import Job, JobResult, Limits, get_pool
 
 from ..base import Verifier, precheck, score_from_result, score_from_value
 from ..score import Score
@@ -112,14 +112,24 @@ class MathVerifier(Verifier):
         jobs = [Job(MANY_ENTRY, {"items": [payloads[i] for i in c]}, self.chunk_limits(len(c))) for c in chunks]
         retry: list[int] = []
         for chunk, res in zip(chunks, pool.run_batch(jobs) if jobs else [], strict=True):
-            values = (res.value or {}).get("scores") if res.status == "ok" else None
-            if not isinstance(values, list) or len(values) != len(chunk):
+            chunk_scores = unpack(res, len(chunk))
+            if chunk_scores is None:
                 retry.extend(chunk)
                 continue
-            for i, value in zip(chunk, values, strict=True):
-                scores[i] = score_from_value(value, res.elapsed / len(chunk))  # a bad field: judge_error
+            for i, score in zip(chunk, chunk_scores, strict=True):
+                scores[i] = score
         if retry:
             results = pool.run_batch([Job(self.entry, payloads[i], self.limits) for i in retry])
             for i, res in zip(retry, results, strict=True):
                 scores[i] = score_from_result(res)
         return [s for s in scores if s is not None]
+
+
+def unpack(result: JobResult, n: int) -> list[Score] | None:
+    """Scores of a chunk job of ``n`` pairs, or None when the chunk did not complete (its pairs are
+    then judged one by one). A value that is not a Score (an unknown verdict, say) is a judge bug:
+    ``judge_error`` for that pair alone."""
+    values = result.value.get("scores") if result.status == "ok" and isinstance(result.value, dict) else None
+    if not isinstance(values, list) or len(values) != n:
+        return None
+    return [score_from_value(value, result.elapsed / n) for value in values]
