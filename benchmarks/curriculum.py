@@ -29,6 +29,10 @@ from typing import Any
 
 CURRICULA = ("none", "critic", "success")
 
+# torch, transformers, TRL and the trainer are imported inside the worker functions: the driver
+# only starts one worker subprocess per curriculum (each with its own memory high-water mark) and
+# reads their results, so it never loads them.
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -31,6 +31,10 @@ import algo_compare  # the same folder: shared worker code
 
 TASK = "gpu_bench/Digits-v0"
 METHODS = ("sppo", "grpo", "trl-grpo")
+
+# torch, transformers, TRL and the trainer are imported inside the worker functions: the driver
+# only starts one worker subprocess per method (each with its own memory high-water mark) and
+# reads their results, so it never loads them.
 CHAT_TEMPLATE = ("{% for m in messages %}<s>{{ m['role'][0] }}:{{ m['content'] }}</s>{% endfor %}"
                  "{% if add_generation_prompt %}<s>a:{% endif %}")
 

@@ -15,10 +15,11 @@ import os
 import tempfile
 import time
 
+from sppo_gym.sandbox import image
+
 
 def main() -> None:
-    os.environ["SPPO_GYM_CACHE"] = tempfile.mkdtemp(prefix="sppo-gym-bench-cache-")
-    from sppo_gym.sandbox import image
+    os.environ["SPPO_GYM_CACHE"] = tempfile.mkdtemp(prefix="sppo-gym-bench-cache-")  # read by image.cache_dir()
 
     client = image.get_client()
     if image.image_exists(client, image.BASE_IMAGE):

@@ -32,6 +32,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from math_verify import parse, verify  # loaded before the forked rows, so none of them pays for it
+from sppo_gym.sandbox import get_pool
+from sppo_gym.verifiers import SANDBOX_ERROR, get_verifier
+from sppo_gym.verifiers.math.extract import extract_gold
+
 DATA = Path(__file__).resolve().parents[1] / "verifiers" / "math" / "data" / "math_equivalence.jsonl"
 ROW_LIMIT_S = 20.0
 UNSAFE_FOR_MV = {"adversarial", "regression"}  # may hang Math-Verify in-process
@@ -43,9 +48,6 @@ def load_rows() -> list[dict]:
 
 def mv_reward(row: dict) -> float:
     """Plain Math-Verify on one row (gold wrapped in ``$...$`` as its README asks)."""
-    from math_verify import parse, verify
-    from sppo_gym.verifiers.math.extract import extract_gold
-
     gold = parse(f"${extract_gold(row['gold'])}$")
     pred = parse(row["response"])
     return 1.0 if verify(gold, pred) else 0.0
@@ -87,8 +89,6 @@ def problem_of(row: dict) -> dict:
 
 
 def ours_rewards(rows: list[dict], batch: int) -> tuple[list[float], list[str]]:
-    from sppo_gym.verifiers import get_verifier
-
     verifier = get_verifier("math")
     rewards, verdicts = [], []
     for i in range(0, len(rows), batch):
@@ -114,8 +114,6 @@ def throughput(rows: list[dict], batch: int, reps: int) -> dict:
 
     The two are timed alternately, batch by batch, so that changes in the machine's load hit
     both alike; each batch holds rows not used before (Math-Verify caches parses per string)."""
-    from sppo_gym.verifiers import get_verifier
-
     ordinary = [r for r in rows if r["category"] not in UNSAFE_FOR_MV]
     if batch * (reps + 1) > len(ordinary):
         raise ValueError(f"--batch {batch} x (--reps {reps} + 1 warm-up) exceeds the {len(ordinary)} ordinary rows")
@@ -145,9 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default="bench-out/math_fidelity.json")
     args = ap.parse_args(argv)
-    import math_verify  # noqa: F401  (imported once here, not in every forked row)
-    from sppo_gym.sandbox import get_pool
-
     rows = load_rows()
     ours, verdicts = ours_rewards(rows, args.batch)
     mv, mv_timeouts = mv_rewards_isolated(rows)
@@ -158,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "math_verify_version": importlib.metadata.version("math-verify"),
         "ours": agreement(rows, ours),
         "math_verify": {**agreement(rows, mv), "timeouts": mv_timeouts},
-        "ours_sandbox_errors": verdicts.count("sandbox_error"),
+        "ours_sandbox_errors": verdicts.count(SANDBOX_ERROR),
         "disagreements_ours": [r["id"] for r, x in zip(rows, ours, strict=True) if x != r["expected"]],
         "throughput": throughput(rows, args.batch, args.reps),
     }

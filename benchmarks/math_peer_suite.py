@@ -44,6 +44,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from sppo_gym.verifiers.math.judge import grade
+
 CACHE = Path.home() / ".cache" / "sppo-gym" / "math-verify-sdist"
 HELPER = "compare_strings"
 
@@ -156,8 +158,6 @@ def default_config(cases: list[dict]) -> list[dict]:
 
 def judge(cases: list[dict]) -> dict:
     """Grade every case with our verifier; agreement overall and per test module."""
-    from sppo_gym.verifiers.math.judge import grade
-
     verdicts: Counter = Counter()
     per_module: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_test: dict[str, list[int]] = defaultdict(lambda: [0, 0])
