@@ -6,9 +6,10 @@ import json
 import math
 import random
 from collections import Counter
+from fractions import Fraction
 
 import pytest
-from bench_tasks import FLAKY_INDEX, SUM_ID, parse_sum, register_sum_task
+from bench_tasks import FLAKY, FLAKY_INDEX, SUM_ID, parse_sum, register_sum_task
 from sppo_gym.trainer.evaluation.bench import (
     BenchSettings,
     EnvSpec,
@@ -38,8 +39,6 @@ def test_pass_at_k_hand_computed(n: int, c: int, k: int, expected: float) -> Non
 
 
 def test_pass_at_k_matches_exact_fractions() -> None:
-    from fractions import Fraction
-
     rng = random.Random(0)
     for _ in range(200):
         n = rng.randint(1, 60)
@@ -184,13 +183,11 @@ def test_resume_after_interruption_redoes_nothing(tmp_path) -> None:
 
 
 def test_resume_verifies_sandbox_errors_again(tmp_path, monkeypatch) -> None:
-    import bench_tasks
-
     register_sum_task()
     env = [EnvSpec(SUM_ID, {}, SUM_ID)]
     first = run_bench(CountingPolicy(), env, BenchSettings(n=8), tmp_path, progress=False)
     assert first["envs"][SUM_ID]["sandbox_errors"] == 1
-    monkeypatch.setitem(bench_tasks.FLAKY, "on", False)  # the sandbox works again
+    monkeypatch.setitem(FLAKY, "on", False)  # the sandbox works again
     pol = CountingPolicy()
     r = run_bench(pol, env, BenchSettings(n=8), tmp_path, progress=False)["envs"][SUM_ID]
     assert sum(pol.calls.values()) == 0  # the stored response is verified again, not regenerated

@@ -94,8 +94,6 @@ def test_pack_size(n, containers, k):
 
 @pytest.mark.timeout(10)  # < 0.3 s today; a quadratic or unbounded path on this input runs for minutes
 def test_fence_info_string_and_a_long_unclosed_line():
-    from sppo_gym.verifiers.code.extract import fenced_blocks
-
     assert fenced_blocks("```  Python3 extra words\nx = 1\n```") == [("python3", "x = 1")]
     assert fenced_blocks("```\ny\n```") == [("", "y")]
     assert fenced_blocks("```" + "a" * 50_000 + "`\n```py\nz\n```") == [("py", "z")]

@@ -15,6 +15,7 @@ from gymnasium.utils.env_checker import check_env
 from sppo_gym.envs import register_task
 from sppo_gym.envs.base import UnicodeText
 from sppo_gym.envs.problems import ProceduralSource, as_source, item_rng
+from sppo_gym.verifiers import Score
 
 ROWS = [{"task_id": f"t{i}", "q": f"What is {i} + {i}? Ünïcödé ∑ 😀", "answer": str(2 * i)} for i in range(50)]
 
@@ -200,8 +201,6 @@ def test_sync_vectorization_mode():
 
 def test_sandbox_error_passes_through_unchanged():
     """The env layer never rewrites a verdict: trainers must be able to drop sandbox_error samples."""
-    from sppo_gym.verifiers import Score
-
     def infra_down(response: str, problem: dict) -> Score:
         return Score(0.0, "sandbox_error", detail="engine unreachable")
 

@@ -1,6 +1,7 @@
-"""A math reward for a final answer, not for the question restated (issue 16): the verdicts
-``restated``, ``unsimplified`` and ``approximation`` through ``env.step`` on the built-in envs and a
-``register_task`` env (real Docker sandbox), and the rules of ``math_final`` in-process."""
+"""A math reward for a final answer, not for the question restated (docs/REWARDS.md, "Math: a final
+answer"): the verdicts ``restated``, ``unsimplified`` and ``approximation`` through ``env.step`` on the
+built-in envs and a ``register_task`` env (real Docker sandbox), and the rules of ``math.final``
+in-process."""
 
 from __future__ import annotations
 

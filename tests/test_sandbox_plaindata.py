@@ -1,6 +1,7 @@
 """Plain data keeps exact builtin types and refuses everything else."""
 
 import math
+import socket
 
 import pytest
 from sppo_gym.sandbox import plaindata
@@ -71,8 +72,6 @@ def test_frame_reader_handles_split_frames_and_oversize():
 
 
 def test_channel_roundtrip_and_close():
-    import socket
-
     a, b = socket.socketpair()
     left, right = Channel(a.fileno()), Channel(b.fileno())
     left.send({"t": (1, 2), "s": {True}})
