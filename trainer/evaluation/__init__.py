@@ -4,7 +4,8 @@
 * ``bench``, ``bench_store``, ``bench_report``, ``bench_cli``: ``sppo-gym bench`` (accuracy, pass@k,
   verdicts and timings of a model, a Python callable or an OpenAI-compatible endpoint);
 * ``policies``: the POLICY specs that ``bench`` and ``audit`` take;
-* ``audit``, ``audit_policies``, ``audit_cli``: ``sppo-gym audit`` (does an env's reward pay for no work?);
+* ``audit``, ``audit_policies``, ``audit_programs``, ``audit_cli``: ``sppo-gym audit`` (does an env's
+  reward pay for no work?);
 * ``chat_server``: a local OpenAI-compatible server answering with a Python callable (measuring and
   testing the ``openai:`` policy without a model).
 

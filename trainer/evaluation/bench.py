@@ -56,6 +56,8 @@ class EnvSpec:
 
 @dataclass(frozen=True)
 class BenchSettings:
+    """The command line's numbers; :meth:`validate` refuses a bad one naming its flag."""
+
     n: int = 20
     k: int = 1
     temperature: float = 0.0

@@ -30,16 +30,12 @@ import select
 import time
 from typing import Any
 
+import sppo_gym.verifiers.code.candidate  # noqa: F401  (preloaded in the server: candidates fork with it)
 from sppo_gym.sandbox.channel import ChannelTimeout
 from sppo_gym.sandbox.cleanup import uids_alive
 from sppo_gym.sandbox.plaindata import PlainDataError, PlainDataTooLarge, short_text
 from sppo_gym.sandbox.protocol import ProtocolError
-from sppo_gym.verifiers.code import (
-    candidate as code_candidate,  # noqa: F401  (preloaded in the server: candidates fork with it)
-)
-from sppo_gym.verifiers.code import (
-    cpu_clock,
-)
+from sppo_gym.verifiers.code import cpu_clock
 from sppo_gym.verifiers.code.testprog import AssertTally, TestProgram
 
 try:  # present in the sandbox image; the import is kept soft for tooling that lacks it

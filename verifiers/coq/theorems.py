@@ -12,7 +12,7 @@ Families (``family`` field) and how difficulty (1 = easiest .. 5) is graded:
 * ``list``  — concrete list computations (graded by length and operation) and generic list
   lemmas proved by induction.
 
-``build()`` returns the rows; ``envs/data/coq.theorems.jsonl`` is exactly ``build()`` written
+``build()`` returns the rows; ``envs/data/coq_theorems.jsonl`` is exactly ``build()`` written
 out (a test checks it), so the data file never drifts from the generator.
 """
 
