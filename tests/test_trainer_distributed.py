@@ -143,7 +143,6 @@ def _rows(out: Path) -> list[dict[str, str]]:
         return [{k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(f)]
 
 
-@pytest.mark.slow
 def test_two_processes_learn_the_tiny_task(tmp_path):
     out = tmp_path / "run"
     done = _cli(out, 2, steps=40, batch_size=16, minibatch_size=8, micro_batch_size=8, max_new_tokens=8, lr=3e-3,
@@ -157,9 +156,14 @@ def test_two_processes_learn_the_tiny_task(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_under_two_processes_reproduces_the_run(tmp_path):
+@pytest.mark.parametrize("strategy", [
+    pytest.param({"strategy": "ddp"}, id="sppo-ddp"),
+    pytest.param({"strategy": "fsdp", "algo": "ppo", "critic": "copy"}, id="ppo-fsdp-copy-critic"),
+])
+def test_resume_under_two_processes_reproduces_the_run(tmp_path, strategy):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    common = {"eval_n": 3, "eval_batch_size": 3, "eval_max_new_tokens": 4, "eval_every": 2, "checkpoint_every": 2}
+    common = {"eval_n": 3, "eval_batch_size": 3, "eval_max_new_tokens": 4, "eval_every": 2, "checkpoint_every": 2,
+              **strategy}
     runs = [_cli(straight, 2, steps=4, **common), _cli(split, 2, steps=2, **common),
             _cli(split, 2, "--resume", steps=4, **common)]
     for done in runs:

@@ -97,6 +97,7 @@ def generate(
             do_sample=not greedy,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=eos_ids(model, tokenizer),
+            synced_gpus=False,  # whole weights on every rank (FSDP shards gathered first): no lockstep
             **sampling,
         )  # (B, P+T)
     model.train(was_training)
