@@ -7,6 +7,7 @@ the bench tests exercise the real Gymnasium path (make, make_vec, reset, step) i
 from __future__ import annotations
 
 import gymnasium as gym
+from sppo_gym.envs import register_task
 from sppo_gym.verifiers import Score
 
 SUM_ID = "bench_test/Sum-v0"
@@ -29,10 +30,8 @@ def sum_verifier(response: str, problem: dict) -> Score:
 
 
 def register_sum_task() -> str:
-    import sppo_gym.envs
-
     if SUM_ID not in gym.registry:
-        sppo_gym.envs.register_task(SUM_ID, problems=problems(), verifier=sum_verifier,
+        register_task(SUM_ID, problems=problems(), verifier=sum_verifier,
                                     prompt="Compute {a} + {b}. Reply with the number only.")
     return SUM_ID
 

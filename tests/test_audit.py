@@ -12,6 +12,7 @@ import sys
 
 import gymnasium as gym
 import pytest
+from sppo_gym.envs import register_task
 from sppo_gym.trainer.cli import app
 from sppo_gym.trainer.evaluation.audit import (
     LEAK_THRESHOLD,
@@ -58,8 +59,6 @@ def sandbox_down(response: str, problem: dict) -> Score:
 
 @pytest.fixture(scope="module", autouse=True)
 def tasks() -> None:
-    from sppo_gym.envs import register_task
-
     if LEAKY_ID not in gym.registry:
         register_task(LEAKY_ID, problems=_problems(), verifier=echo_pays, prompt="What is {a} + {b}?")
         register_task(YESNO_ID, problems=[{"task_id": f"y{i}", "n": i, "answer": "yes" if i % 2 else "no"}

@@ -7,6 +7,7 @@ import sys
 
 import gymnasium as gym
 import pytest
+from gymnasium.envs.registration import load_env_creator
 from gymnasium.utils.env_checker import check_env
 from sppo_gym.envs import BUILTIN_ENVS, builtin_ids
 
@@ -36,8 +37,6 @@ def test_import_is_light_and_module_prefix_works():
 
 @pytest.mark.parametrize("env_id", IDS)
 def test_vector_entry_point_resolves(env_id):
-    from gymnasium.envs.registration import load_env_creator
-
     cls = load_env_creator(gym.spec(env_id).vector_entry_point)
     assert cls.env_entry_point == gym.spec(env_id).entry_point
 

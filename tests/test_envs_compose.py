@@ -8,6 +8,8 @@ import json
 import gymnasium as gym
 import pytest
 from sppo_gym.envs import register_task
+from sppo_gym.sandbox import SandboxPool
+from sppo_gym.sandbox import pool as pool_module
 from sppo_gym.verifiers.format.exact import ExactVerifier
 from sppo_gym.verifiers.format.verifier import FormatVerifier
 
@@ -187,9 +189,6 @@ def test_builtin_env_extra_verifiers_math_and_format(sandbox_pool):
 @pytest.fixture
 def broken_pool(monkeypatch):
     """A real pool whose image does not exist: every job ends in sandbox_error (no retries, no waiting)."""
-    from sppo_gym.sandbox import SandboxPool
-    from sppo_gym.sandbox import pool as pool_module
-
     broken = SandboxPool(size=1, backend="docker", image="sppo-gym-sandbox:no-such-tag", retries=0)
     monkeypatch.setattr(pool_module, "_DEFAULT", broken)
     yield broken

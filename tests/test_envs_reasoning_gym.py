@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import sppo_gym.envs  # noqa: F401  (registers the ids)
 from sppo_gym.envs.reasoning_gym_env import PROMPT_SUFFIX, TaskItems, task_names
+from sppo_gym.sandbox import Limits
+from sppo_gym.verifiers.reasoning_gym.verifier import ReasoningGymVerifier
 
 #: Tasks whose entries carry no reference answer (their scorers check a solution), need extra
 #: config (composite), or take seconds per item (arc_agi loads its corpus, knight_swap searches).
@@ -74,13 +76,9 @@ def test_bad_task_or_config(kwargs, error, message):
 
 @pytest.mark.docker
 def test_reference_answers_score_one(sandbox_pool):
-    from sppo_gym.verifiers.reasoning_gym.verifier import ReasoningGymVerifier
-
     tasks = sample_tasks()
     assert len(tasks) >= 20
     problems = [TaskItems(t, {})(np.random.default_rng(7)) for t in tasks]
-    from sppo_gym.sandbox import Limits
-
     verifier = ReasoningGymVerifier(limits=Limits(wall_s=SLOW_MACHINE_S))
     scores = verifier.verify_batch([(f"Reasoning...\n<answer>{p['answer']}</answer>", p) for p in problems])
     failed = {t: (s.verdict, s.detail) for t, s in zip(tasks, scores, strict=True) if s.reward != 1.0}
