@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import gymnasium as gym
 import pytest
 from sppo_gym.envs import register_task
@@ -94,11 +99,6 @@ def test_trl_grpo_trainer_leaves_sandbox_errors_out_of_the_reward(tmp_path):
 def test_gpu_throughput_script_stops_every_leg_at_its_step_count(tmp_path):
     """The benchmarks' wall-clock callback once reset the stop flag that TRL sets at max_steps:
     with no wall-clock budget, TRL's leg then trained through the whole dataset."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_throughput.py"
     cmd = [sys.executable, str(script), "--hidden", "32", "--layers", "1", "--heads", "2", "--kv-heads", "1",
            "--intermediate", "64", "--vocab", "256", "--batch-size", "16", "--max-new-tokens", "4",

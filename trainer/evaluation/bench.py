@@ -1,4 +1,4 @@
-"""Benchmark a policy on one or more environments: accuracy, pass@k, verdicts, timings.
+"""``sppo-gym bench``: evaluate a policy on one or more environments: accuracy, pass@k, verdicts, timings.
 
 Problems ``0..n-1`` of each env are used, with ``split="test"`` unless ``--env-kwargs`` sets a
 split (procedural envs hash the split into every item, so these are held-out problems the
@@ -158,7 +158,7 @@ def sample_seed(seed: int, label: str, index: int, sample: int) -> int:
 # ----- running -----------------------------------------------------------------------------------
 def run_bench(policy: Policy, envs: list[EnvSpec], settings: BenchSettings, out: Path, *,
               overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Benchmark ``policy`` on every env, resuming from ``out/samples.jsonl``; write results.json."""
+    """Evaluate ``policy`` on every env, resuming from ``out/samples.jsonl``; write results.json."""
     settings.validate()
     out.mkdir(parents=True, exist_ok=True)
     run = {"policy": policy.spec, "temperature": settings.temperature, "top_p": settings.top_p,

@@ -1,4 +1,4 @@
-"""What a benchmark shows people: markdown tables (one run, or several side by side) and bar charts."""
+"""What a ``sppo-gym bench`` run shows people: markdown tables (one run, or several side by side) and bar charts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``samples.jsonl`` of a benchmark run: one line per scored sample, appended and flushed at once.
+"""``samples.jsonl`` of a ``sppo-gym bench`` run: one line per scored sample, appended and flushed at once.
 
 The file is the run's memory: a rerun with the same ``--out`` reads it and generates only the
 samples that are missing; samples whose verification hit a sandbox error are verified again (their
@@ -18,7 +18,7 @@ from . import SANDBOX_ERROR
 
 
 class BenchError(ValueError):
-    """A user-facing problem with the benchmark settings (env id, kwargs, n, k, out dir)."""
+    """A user-facing problem with the run's settings (env id, kwargs, n, k, out dir)."""
 
 
 def env_key(env_id: str, kwargs: dict[str, Any]) -> str:

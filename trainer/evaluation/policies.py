@@ -14,7 +14,7 @@ A POLICY spec is one of (docs/CONTRACT.md, "Command line"):
 
 Every policy answers ``generate(prompts, seeds, sampling) -> responses`` (one seed per prompt, so
 sampled runs are reproducible where the backend allows it) and ``describe() -> dict`` (for
-results.json). Sampling settings travel with each call, so a benchmark's recorded settings are
+results.json). Sampling settings travel with each call, so a bench run's recorded settings are
 the ones the policy used.
 """
 
