@@ -29,6 +29,7 @@ sppo-gym version.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import socket
@@ -161,6 +162,10 @@ class RayPool:
         self._last_refresh = 0.0
         self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="raypool")
+        if not _POOLS:
+            atexit.unregister(_close_all)
+            atexit.register(_close_all)
+        _POOLS.add(self)
         self.refresh()
         if not self._alive():
             reasons = "; ".join(f"{k[:8]}: {v}" for k, v in self.excluded.items()) or "the cluster has no alive node"
@@ -366,13 +371,13 @@ class RayPool:
         if self._closed:
             return
         self._closed = True
+        _POOLS.discard(self)
         ray = self._ray
         with self._lock:
             nodes = self._alive()
             self._lock.notify_all()
-        refs = [n.handle.close.remote() for n in nodes]
         try:
-            ray.get(refs, timeout=120)
+            ray.get([n.handle.close.remote() for n in nodes], timeout=120)
         except Exception as e:
             log.warning("could not close every node's sandbox pool: %s", e)
         for n in nodes:
@@ -389,6 +394,16 @@ class RayPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_POOLS: set[RayPool] = set()
+
+
+def _close_all() -> None:
+    """Close pools left open at exit. Registered after ``import ray`` (which registers Ray's own
+    shutdown), so it runs first, while the node actors can still remove their containers."""
+    for pool in list(_POOLS):
+        pool.close()
 
 
 def _first_line(e: BaseException) -> str:

@@ -7,6 +7,10 @@ node killed mid-batch costs no job, and that only a fleet with no node left repo
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -21,6 +25,21 @@ from sppo_gym.sandbox.transport import LABEL, OWNER_LABEL
 pytestmark = pytest.mark.docker
 
 SLEEP = "sppo_gym.sandbox.selftest:sleep"
+
+
+def test_local_address_runs_jobs_and_cleans_up_at_exit():
+    """SPPO_GYM_RAY_ADDRESS=local: a one-node Ray in the process; at exit its containers are gone.
+    (First in the file: it starts its own Ray before the shared cluster exists.)"""
+    code = ("import json; from sppo_gym.sandbox import Job, get_pool; p = get_pool(); "
+            "r = p.run_batch([Job('sppo_gym.sandbox.selftest:echo', {'i': i}) for i in range(3)]); "
+            "print(json.dumps({'kind': type(p).__name__, 'values': [x.value for x in r], "
+            "'pids': [n.pid for n in p._nodes.values()]}))")
+    env = {**os.environ, "SPPO_GYM_RAY_ADDRESS": "local", "SPPO_GYM_POOL_SIZE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["kind"] == "RayPool" and out["values"] == [{"i": 0}, {"i": 1}, {"i": 2}]
+    assert containers_of(set(out["pids"])) == []  # closed before Ray shut down, not left for a reaper
 
 
 @pytest.fixture(scope="module")
