@@ -222,6 +222,15 @@ def test_full_queue_gets_503_and_a_fast_client_429():
                             headers=AUTH).status_code for _ in range(20)]
         assert 429 in quick and quick[0] == 200
         assert httpx.get(url + "/healthz").status_code == 200
+        client = ServiceClient(url, TOKEN)  # the client waits out 503/429 (Retry-After) instead of failing
+        verdicts: list[str] = []
+        threads = [threading.Thread(target=lambda: verdicts.extend(
+            r["verdict"] for r in client.verify(slow["items"], verifier="python_tests"))) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert verdicts == ["passed"] * 4
     finally:
         stop(proc)
 
