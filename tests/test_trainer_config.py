@@ -6,7 +6,9 @@ from typing import get_args
 
 import pytest
 from sppo_gym.trainer.algorithms import ALGORITHMS, get_algorithm
+from sppo_gym.trainer.cli import app
 from sppo_gym.trainer.config import TrainConfig, load_config
+from typer.testing import CliRunner
 
 
 def test_yaml_then_command_line_overrides(tmp_path):
@@ -68,8 +70,6 @@ def test_sizes_the_user_did_not_set_follow_batch_size(tmp_path):
 
 
 def test_the_cli_trains_with_only_batch_size_set(tmp_path):
-    from sppo_gym.trainer.cli import app
-    from typer.testing import CliRunner
 
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["train", "--model", "tiny-random", "--batch-size", "8", "--steps", "0",

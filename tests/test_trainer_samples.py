@@ -9,6 +9,7 @@ import json
 
 import gymnasium as gym
 from sppo_gym.envs import register_task
+from sppo_gym.trainer.cli import app
 from sppo_gym.trainer.config import load_config
 from sppo_gym.trainer.loop import train
 from sppo_gym.trainer.metrics import COLUMNS, MetricsLog
@@ -76,7 +77,6 @@ def test_verdict_columns_widen_and_the_csv_stays_rectangular(tmp_path):
 
 
 def test_cli_prints_and_saves_answers_before_and_after(tmp_path):
-    from sppo_gym.trainer.cli import app
 
     out = tmp_path / "run"
     args = ["train", "--env", ENV, "--steps", "2", "--out", str(out), "--no-progress"]
