@@ -52,7 +52,6 @@ class JobContext:
     def __init__(self, ctrl: socket.socket, scratch: str, deadline: float, limits: dict) -> None:
         self._ctrl = ctrl
         self._reader = FrameReader()
-        self._pending_fds: list[int] = []
         self.scratch = scratch
         self.deadline = deadline
         self.limits = dict(limits)
@@ -95,7 +94,7 @@ class JobContext:
             enc_files[name] = base64.b64encode(raw).decode()
         req = {"op": "spawn", "target": target, "args": args, "argv": argv, "files": enc_files,
                "memory_mb": memory_mb, "fresh": fresh}
-        msg, fds = self._request(req, want_fds=True)
+        msg, fds = self._request(req)
         if len(fds) != 4:
             raise RuntimeError(f"spawn failed: {msg}")
         cand = Candidate(self, msg["cid"], fds, stdin, msg["home"])
@@ -105,7 +104,7 @@ class JobContext:
         return cand
 
     # ---- control socket ----------------------------------------------------------------
-    def _request(self, req: dict, want_fds: bool = False) -> tuple[dict, list[int]]:
+    def _request(self, req: dict) -> tuple[dict, list[int]]:
         self._ctrl.sendall(encode(req))
         fds: list[int] = []
         while True:

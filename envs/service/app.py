@@ -46,7 +46,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from sppo_gym.sandbox import Limits, set_pool
 from sppo_gym.sandbox import pool as pool_module
-from sppo_gym.verifiers import BUILTIN, get_verifier
+from sppo_gym.verifiers import BUILTIN, SANDBOX_ERROR, get_verifier
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..base import SingleStepEnv, package_version
@@ -455,7 +455,7 @@ def create_app(config: ServiceConfig | None = None, *, own_pool: bool = False) -
         rewards = [r.reward for r in results]
         return {"rewards": rewards, "scores": rewards,
                 "extra_logs": {"passed": [float(r.passed) for r in results],
-                               "sandbox_error": [float(r.verdict == "sandbox_error") for r in results]}}
+                               "sandbox_error": [float(r.verdict == SANDBOX_ERROR) for r in results]}}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -42,12 +42,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
-from sppo_gym.verifiers import BUILTIN
+from sppo_gym.verifiers import BUILTIN, SANDBOX_ERROR
 
 from ..trl_adapter import _completion_text
 from .client import ServiceClient
 
-SANDBOX_ERROR = "sandbox_error"
 _CLIENTS: dict[tuple[str | None, str | None], ServiceClient] = {}
 _LOCK = threading.Lock()
 
