@@ -37,6 +37,8 @@ _REPO_PATH = re.compile(r"^\.?[\w-]+(/[\w.*-]+)+/?$")
 _MODULE = re.compile(r"^sppo_gym(\.\w+)+(:\w+)?$")
 _FOREIGN_DOC = re.compile(r"\b(?:SANDBOX|SPPO|STYLE)\.md\b|shared/" + "docs")  # split: not a citation itself
 _CONTRACT = re.compile(r"(?<![\w/.-])(?:[\w./-]*/)?CONTRACT\.md\b")
+_CITED_HEADING = re.compile(r"(docs/[\w./-]+\.md)`?,\s*\"([^\"]+)\"")
+_PRINCIPLE = re.compile(r"\bprinciples?\s+(\d+)(?:\s*(?:,|and)\s*(\d+))*")
 _DOCS_PATH = re.compile(r"(?<![\w/.-])docs/[\w./-]*?\.md\b")
 
 
@@ -169,6 +171,42 @@ def foreign_doc_references(files: list[Path]) -> list[str]:
     return problems
 
 
+def principle_numbers() -> set[int]:
+    """The numbers of the threat model's principles (``N. **...**`` items under "Principles")."""
+    text = (ROOT / "docs/THREAT_MODEL.md").read_text()
+    section = text.split("## Principles", 1)[1].split("\n## ", 1)[0]
+    return {int(n) for n in re.findall(r"^(\d+)\. \*\*", section, re.MULTILINE)}
+
+
+def bad_citations(files: list[Path]) -> list[str]:
+    """``docs/X.md, "Heading"`` must name a heading of X (any case); "principle N" in a file that
+    cites the threat model (or in the threat model itself) must be one of its principles."""
+    principles = principle_numbers()
+    problems = []
+    for f in files:
+        if f.suffix not in SCANNED_SUFFIXES or f == Path(__file__).resolve():
+            continue
+        text = f.read_text(errors="replace")
+        for n, line in enumerate(text.splitlines(), 1):
+            for m in _CITED_HEADING.finditer(line):
+                doc = ROOT / m.group(1)
+                if doc.is_file() and m.group(2).lower() not in {h.lower() for h in headings(doc)}:
+                    problems.append(f"{rel(f)}:{n}: {m.group(1)}, \"{m.group(2)}\" (no such heading)")
+            if "THREAT_MODEL.md" in text or f.name == "THREAT_MODEL.md":
+                for m in _PRINCIPLE.finditer(line):
+                    cited = {int(x) for x in re.findall(r"\d+", m.group(0))}
+                    if not cited <= principles:
+                        problems.append(f"{rel(f)}:{n}: {m.group(0)} (the threat model has principles "
+                                        f"{min(principles)}-{max(principles)})")
+    return problems
+
+
+def headings(page: Path) -> list[str]:
+    """Heading texts of a markdown page, code marks removed."""
+    return [re.sub(r"^#{1,6}\s+|\s*#*\s*$", "", line).replace("`", "")
+            for _, line in prose_lines(page.read_text()) if re.match(r"^#{1,6}\s", line)]
+
+
 @pytest.mark.parametrize("page", doc_pages(), ids=rel)
 def test_links_resolve(page: Path) -> None:
     assert dead_links(page) == []
@@ -181,6 +219,10 @@ def test_named_paths_and_modules_exist(page: Path) -> None:
 
 def test_no_reference_to_documents_outside_the_repository() -> None:
     assert foreign_doc_references(repo_files()) == []
+
+
+def test_cited_sections_and_principles_exist() -> None:
+    assert bad_citations(repo_files()) == []
 
 
 def test_the_checks_see_what_they_should(tmp_path: Path) -> None:
@@ -200,5 +242,10 @@ def test_the_checks_see_what_they_should(tmp_path: Path) -> None:
     code.write_text(f'"""See {outside} principle 2 and {contract}; docs/NOPE.md."""\n# docs/{contract} is fine\n')
     found = foreign_doc_references([code])
     assert [f.split(": ", 1)[1].split(" (")[0] for f in found] == [outside, "docs/NOPE.md", contract]
+    cites = tmp_path / "cites.py"
+    cites.write_text('# docs/CONTRACT.md, "Verdicts"; docs/CONTRACT.md, "No such part"\n'
+                     '# docs/THREAT_MODEL.md principles 2 and 99\n')
+    assert [c.split(" (")[0] for c in bad_citations([cites])] == [
+        'cites.py:1: docs/CONTRACT.md, "No such part"', "cites.py:2: principles 2 and 99"]
     problems = [p.split(" (")[0] for p in dead_paths(fake)]
     assert problems == ["x.md:2: `tests/no_such_test.py`", "x.md:2: `sppo_gym.envs.nowhere`"]
