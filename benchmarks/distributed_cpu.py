@@ -4,7 +4,9 @@ Runs ``sppo-gym train`` with ``--nproc 1`` and ``--nproc N`` (torchrun, gloo) on
 alternating (1, N, 1, N, ...) so that a change in the machine's load hits both alike, and reads
 each run's metrics.csv: per-step wall time (the first step, warm-up, left out), generation and
 update time. The cores are split evenly: one process gets ``--cores`` threads, each of N processes
-``cores / N``. The env is in-process (reward = share of digit characters, no sandbox), so the
+``cores / N``; a third configuration, one process with ``cores / N`` threads, separates the gain of
+data parallelism from that of intra-op threads (on a loaded machine a process whose threads wait
+for each other can lose more than it gains from them). Medians and minima are both reported. The env is in-process (reward = share of digit characters, no sandbox), so the
 figure is the trainer's own: sampling, log-probs, update and the collectives.
 
 Writes ``OUT/results.json`` and prints a Markdown table with the load average before and after.
@@ -61,15 +63,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run_once(args: argparse.Namespace, nproc: int, out: Path) -> list[dict[str, float]]:
-    """One ``sppo-gym train`` run; its per-step timings (step >= 2)."""
+def run_once(args: argparse.Namespace, nproc: int, threads: int, out: Path) -> list[dict[str, float]]:
+    """One ``sppo-gym train`` run with ``threads`` per process; its per-step timings (step >= 2)."""
     cmd = [sys.executable, "-m", "sppo_gym.trainer", "train", "--nproc", str(nproc),
            "--env", f"distributed_cpu:{ENV_ID}", "--model", args.model, "--steps", str(args.steps),
            "--batch-size", str(args.batch_size), "--minibatch-size", str(args.minibatch_size),
            "--micro-batch-size", str(args.micro_batch_size), "--max-new-tokens", str(args.max_new_tokens),
            "--strategy", args.strategy, "--eval-n", "0", "--out", str(out), "--no-progress"]
-    threads = str(max(1, args.cores // nproc))
-    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -91,26 +92,31 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
-    steps: dict[int, list[dict[str, float]]] = {1: [], args.nproc: []}
+    split = max(1, args.cores // args.nproc)
+    configs = [(1, args.cores), (args.nproc, split)] + ([(1, split)] if split != args.cores else [])
+    steps: dict[str, list[dict[str, float]]] = {f"{n}x{t}": [] for n, t in configs}
     for rep in range(args.repeats):
-        for n in (1, args.nproc):
-            steps[n] += run_once(args, n, out / f"n{n}_r{rep}")
+        for n, t in configs:
+            steps[f"{n}x{t}"] += run_once(args, n, t, out / f"n{n}_t{t}_r{rep}")
     load_after = os.getloadavg()
-    med = {n: {k: statistics.median(s[k] for s in rows) for k in ("step_s", "gen_s", "update_s")}
-           for n, rows in steps.items()}
-    results = {"args": vars(args), "load_before": load_before, "load_after": load_after, "median": med,
-               "steps": steps, "ratio_step_s": med[args.nproc]["step_s"] / med[1]["step_s"]}
+    stats = {c: {f"{agg.__name__}_{k}": agg(s[k] for s in rows) for k in ("step_s", "gen_s", "update_s")
+                 for agg in (statistics.median, min)} for c, rows in steps.items()}
+    base = stats[f"1x{args.cores}"]
+    results = {"args": vars(args), "load_before": load_before, "load_after": load_after, "stats": stats,
+               "steps": steps}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(f"{args.model}, global batch {args.batch_size} x {args.max_new_tokens} new tokens, {args.cores} cores, "
-          f"strategy {args.strategy}, {len(steps[1])} steps per process count; load average (1/5/15 min) "
-          f"before {'/'.join(f'{x:.1f}' for x in load_before)}, after {'/'.join(f'{x:.1f}' for x in load_after)}")
-    print("\n| processes | threads each | step s (median) | generation s | update s | step time vs 1 process |")
+          f"strategy {args.strategy}, {len(steps[f'1x{args.cores}'])} steps per configuration; load average "
+          f"(1/5/15 min) before {'/'.join(f'{x:.1f}' for x in load_before)}, "
+          f"after {'/'.join(f'{x:.1f}' for x in load_after)}")
+    print("\n| processes | threads each | step s median (min) | generation s median | update s median "
+          "| step time vs 1 process, median (min) |")
     print("|---|---|---|---|---|---|")
-    for n in (1, args.nproc):
-        m = med[n]
-        print(f"| {n} | {max(1, args.cores // n)} | {m['step_s']:.2f} | {m['gen_s']:.2f} | {m['update_s']:.2f} | "
-              f"{m['step_s'] / med[1]['step_s']:.2f} |")
-
+    for n, t in configs:
+        m = stats[f"{n}x{t}"]
+        print(f"| {n} | {t} | {m['median_step_s']:.2f} ({m['min_step_s']:.2f}) | {m['median_gen_s']:.2f} | "
+              f"{m['median_update_s']:.2f} | {m['median_step_s'] / base['median_step_s']:.2f} "
+              f"({m['min_step_s'] / base['min_step_s']:.2f}) |")
 
 if __name__ == "__main__":
     main()
