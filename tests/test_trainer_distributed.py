@@ -148,8 +148,10 @@ def test_two_processes_learn_the_tiny_task(tmp_path):
     done = _cli(out, 2, steps=40, batch_size=16, minibatch_size=8, micro_batch_size=8, max_new_tokens=8, lr=3e-3,
                 eval_n=0)
     assert done.returncode == 0, done.stderr[-3000:]
-    rewards = [float(r["reward_mean"]) for r in _rows(out)]
-    assert [int(r["samples"]) for r in _rows(out)] == [16] * 40  # the global batch, not a rank's share
+    rows = _rows(out)
+    rewards = [float(r["reward_mean"]) for r in rows]
+    assert [int(r["samples"]) for r in rows] == [16] * 40  # the global batch, not a rank's share
+    assert all(sum(int(v or 0) for k, v in r.items() if k.startswith("verdict_")) == 16 for r in rows)  # summed
     first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
     assert last > first + 0.2, rewards
     assert done.stdout.count("held-out accuracy") == 1  # rank 0 alone prints
