@@ -12,7 +12,8 @@ One process per device; every process runs :func:`sppo_gym.trainer.loop.train` w
   mini-batch holds the same rows as in one process, every rank forwards the rows it owns, and each
   loss is weighted by its share of the mini-batch's global tokens (or sequences). Gradients are
   summed by DDP or FSDP2 (``fully_shard``), so the loss is exactly the global token-mean, not a
-  mean of per-rank means. A rank with no row in a mini-batch still joins with a weight-0 row.
+  mean of per-rank means. Every rank runs as many micro-batches as the busiest one (weight-0 rows
+  fill in), so the collectives inside forward and backward line up.
 * **metrics** (reward mean, verdict counts, losses) are reduced over ranks the same way;
   evaluation, metrics.csv, checkpoints and the final model are written once, by rank 0.
 * **checkpoints**: full state dicts gathered to rank 0 (``torch.distributed.checkpoint.state_dict``)
@@ -20,7 +21,8 @@ One process per device; every process runs :func:`sppo_gym.trainer.loop.train` w
 
 With ``--strategy fsdp`` the policy (and a model critic) are sharded per decoder layer, with bf16
 parameters and fp32 gradient reduction on CUDA; generation and evaluation run on the gathered
-weights (no collective inside ``generate``). One process never imports or touches any of this.
+weights (no collective inside ``generate``). In one process :func:`train` hands over to
+``loop.train`` as it is: none of this runs.
 """
 
 from __future__ import annotations
