@@ -62,6 +62,19 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def check(cfg: TrainConfig, n: int) -> None:
+    """What a run over ``n`` processes needs of the config (ValueError naming the field)."""
+    g = cfg.resolved_group_size()
+    if cfg.batch_size // g < n:
+        raise ValueError(f"{n} processes need at least {n} prompts per step: batch_size={cfg.batch_size} "
+                         f"holds {cfg.batch_size // g} prompts of group_size={g}")
+    if cfg.curriculum != "none":
+        raise ValueError("curriculum runs in one process only (it picks each step's prompts from the whole "
+                         "batch): drop --curriculum or --nproc")
+    if cfg.strategy == "fsdp" and cfg.lora_r > 0:
+        raise ValueError("strategy=fsdp shards full weights; with LoRA use strategy=ddp")
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """:func:`loop.train` in every process torchrun started; in one process, ``loop.train`` itself."""
     if world_size() <= 1:
@@ -109,15 +122,7 @@ class DataParallel:
     def from_env(cls, cfg: TrainConfig) -> DataParallel:
         """Join the process group torchrun describes (env://): gloo on CPU, nccl on CUDA."""
         n, rank = world_size(), int(os.environ.get("RANK", "0"))
-        g = cfg.resolved_group_size()
-        if cfg.batch_size // g < n:
-            raise ValueError(f"{n} processes need at least {n} prompts per step: batch_size={cfg.batch_size} "
-                             f"holds {cfg.batch_size // g} prompts of group_size={g}")
-        if cfg.curriculum != "none":
-            raise ValueError("curriculum runs in one process only (it picks each step's prompts from the whole "
-                             "batch): drop --curriculum or --nproc")
-        if cfg.strategy == "fsdp" and cfg.lora_r > 0:
-            raise ValueError("strategy=fsdp shards full weights; with LoRA use strategy=ddp")
+        check(cfg, n)
         device = resolve_device(cfg.device)
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))

@@ -34,9 +34,7 @@ def run_training(config: Path | None, resume: bool, overrides: dict[str, Any]) -
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from disk only
     if os.getcwd() not in sys.path:  # --env my_tasks:my/Task-v0 imports my_tasks.py from here
         sys.path.insert(0, os.getcwd())
-    if config is None and resume:
-        saved = Path(overrides.get("out") or TrainConfig().out) / "config.yaml"
-        config = saved if saved.exists() else None
+    config = config_file(config, resume, overrides)
     try:
         cfg = load_config(config, overrides)
     except ValueError as e:
@@ -63,13 +61,23 @@ def run_training(config: Path | None, resume: bool, overrides: dict[str, Any]) -
     return summary
 
 
+def config_file(config: Path | None, resume: bool, overrides: dict[str, Any]) -> Path | None:
+    """``--config``, or when resuming without one the run's saved config.yaml (if any)."""
+    if config is None and resume:
+        saved = Path(overrides.get("out") or TrainConfig().out) / "config.yaml"
+        return saved if saved.exists() else None
+    return config
+
+
 def launch(nproc: int, config: Path | None, resume: bool, overrides: dict[str, Any]) -> None:
     """Run this same command in ``nproc`` processes under torchrun on this machine (a free port);
     rank 0 prints the summary. The config is checked here first, so a mistake shows once."""
     if "WORLD_SIZE" in os.environ:
         raise typer.BadParameter("--nproc starts torchrun itself: leave it out when launching under torchrun")
+    from .distributed import check
+
     try:
-        load_config(config, overrides)
+        check(load_config(config_file(config, resume, overrides), overrides), nproc)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
