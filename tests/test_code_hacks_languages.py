@@ -119,8 +119,8 @@ JS_SUM = ("const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\
           " console.log(String(a + b));")
 JS: dict[str, tuple[str, str | tuple[str, ...]]] = {
     "fork_bomb": ("const { spawn } = require('child_process');\n"
-                  "setInterval(() => { for (let i = 0; i < 20; i++) { try { spawn(process.execPath, [__filename]); }"
-                  " catch (e) {} } }, 1);\n", BOMB),
+                  "setInterval(() => { for (let i = 0; i < 20; i++) { try { spawn(process.execPath, [__filename])"
+                  ".on('error', () => {}); } catch (e) {} } }, 1);\n", BOMB),
     "busy_loop_signals_ignored": ("for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => {});\n"
                                   "while (true) {}\n", "timeout"),
     "memory_bomb": ("const l = []; while (true) l.push(new Array(1 << 20).fill(1.5));\n", "memory"),
