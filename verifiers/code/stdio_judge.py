@@ -114,7 +114,9 @@ def _failure(completed: Any, index: int, lang: Language) -> tuple[str, str] | No
     if index == 0 and lang.syntax_markers and last.startswith(lang.syntax_markers):
         return "syntax_error", last[:200]
     if _out_of_memory(lang, head + tail, last):
-        return "memory", f"{where}: {last[:200]}"
+        said = next((line for line in (head + "\n" + tail).splitlines()
+                     if any(m in line for m in lang.memory_markers)), last)
+        return "memory", f"{where}: {said.strip()[:200]}"
     if completed.limit == "file_size":
         return "runtime_error", f"{where}: file size limit exceeded"
     return "runtime_error", f"{where}: exit code {completed.returncode}: {last[:200]}"
