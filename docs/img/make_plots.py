@@ -3,8 +3,10 @@
     python docs/img/make_plots.py
 
 Reads only files in this folder (no benchmark is run): ``code_throughput_results.json`` (written by
-``benchmarks/code_throughput.py --exec-leg --out``) and ``sppo_demo_metrics.csv`` (the
-``metrics.csv`` of the SPPO demo run). Writes ``code_throughput.png`` and ``sppo_demo.png``.
+``benchmarks/code_throughput.py --exec-leg --out``), ``sppo_demo_metrics.csv`` (the
+``metrics.csv`` of the SPPO demo run) and ``stdio_languages_results.json`` (written by
+``benchmarks/stdio_languages.py --out``). Writes ``code_throughput.png``, ``sppo_demo.png`` and
+``stdio_languages.png``.
 """
 
 from __future__ import annotations
@@ -64,9 +66,27 @@ def sppo_demo(src: Path, dst: Path) -> None:
     plt.close(fig)
 
 
+def stdio_languages(src: Path, dst: Path) -> None:
+    """Problems judged per second in each language (compile + every case), median of the repeats."""
+    res = json.loads(src.read_text())
+    langs = sorted(res["languages"].items(), key=lambda kv: -kv[1]["problems_per_s"])
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    bars = ax.bar([name for name, _ in langs], [r["problems_per_s"] for _, r in langs])
+    for bar, (_, r) in zip(bars, langs, strict=True):
+        ax.annotate(f"{r['problems_per_s']:.1f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("problems / s (median of repeats)")
+    ax.set_title(f"StdioCode reference solutions, {res['problems']} problems, pool of {res['pool_size']} "
+                 f"({res['cpus']} cores)")
+    fig.tight_layout()
+    fig.savefig(dst, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     code_throughput(HERE / "code_throughput_results.json", HERE / "code_throughput.png")
     sppo_demo(HERE / "sppo_demo_metrics.csv", HERE / "sppo_demo.png")
+    stdio_languages(HERE / "stdio_languages_results.json", HERE / "stdio_languages.png")
 
 
 if __name__ == "__main__":
