@@ -8,9 +8,11 @@ squares, so a reward above 0 can only come from fooling the judge.
 from __future__ import annotations
 
 import secrets
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from probes import OTHER_UIDS
 from sppo_gym.sandbox import Job, Limits, SandboxPool
 from sppo_gym.verifiers.base import score_from_result
 from sppo_gym.verifiers.code.python_tests import PythonTestsVerifier
@@ -390,25 +392,10 @@ def f(x):
     time.sleep(0.1)
     return x * x
 '''
-NEIGHBOUR = r'''
-import os
-def f(x):
-    # Every process of the container is visible here. Besides root's (init, job server, zygote) and
-    # this candidate's own, exactly one uid may own processes: the judge's. Any further uid is a
-    # leftover of an earlier candidate (uids are not handed out in order, so every uid is checked).
-    me = os.getuid()
-    others = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            uid = int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
-        except (OSError, IndexError, ValueError):
-            continue
-        if uid not in (0, me):
-            others.add(uid)
-    if not others:
-        raise RuntimeError("cannot see the judge: this check would see no leftover either")
-    return len(others) > 1
-'''
+NEIGHBOUR = ("import os\ndef f(x):\n" + textwrap.indent(OTHER_UIDS, "    ")
+             + "    if not others:  # this check would see no leftover either\n"
+             + "        raise RuntimeError('cannot see the judge')\n"
+             + "    return len(others) > 1\n")
 
 
 def test_packed_candidate_leftovers_are_gone_before_the_next(sandbox_pool):

@@ -18,6 +18,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from probes import OTHER_UIDS
 from sppo_gym.sandbox import Job, Limits, SandboxPool, get_pool, set_pool
 from sppo_gym.sandbox.image import ensure_image
 from sppo_gym.sandbox.languages import LANGUAGES
@@ -277,21 +278,7 @@ def test_pool_healthy_after_the_attacks(attack_scores, lang_pool):
 
 
 # ---- nothing left behind: what the next job in the same container can see --------------------
-NEIGHBOURS = r'''
-import os
-# Besides root's processes (init, job server, zygote) and this probe's own, exactly one uid may own
-# processes: this job's judge. Any further uid is a leftover of an earlier job.
-me = os.getuid()
-others = set()
-for pid in filter(str.isdigit, os.listdir("/proc")):
-    try:
-        uid = int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
-    except (OSError, IndexError, ValueError):
-        continue
-    if uid not in (0, me):
-        others.add(uid)
-print(len(others))
-'''
+NEIGHBOURS = "import os\n" + OTHER_UIDS + "print(len(others))\n"
 DAEMON = ("#include <iostream>\n#include <unistd.h>\nint main() {\n"
           "  if (fork() == 0) { setsid(); close(0); close(1); close(2); if (fork() == 0) while (true) {} _exit(0); }\n"
           f"  {CPP_SUM}\n}}\n")

@@ -19,7 +19,8 @@ import pytest
 import ray
 import sppo_gym.envs  # noqa: F401
 from ray.cluster_utils import Cluster
-from sppo_gym.sandbox import Job, RayPool, SandboxPool, get_pool, set_pool
+from sppo_gym.sandbox import Job, Limits, RayPool, SandboxPool, get_pool, set_pool
+from sppo_gym.sandbox import pool as pool_module
 from sppo_gym.sandbox.transport import LABEL, OWNER_LABEL
 
 pytestmark = pytest.mark.docker
@@ -91,7 +92,17 @@ def verdicts(items) -> list[tuple[float, str, bool]]:
     return out
 
 
-def test_ray_pool_gives_the_local_pools_verdicts(cluster, monkeypatch):
+@pytest.fixture
+def own_default_pool():
+    """The test swaps the process-wide pool; the session's pool (other test files use it) is put
+    back afterwards, never closed."""
+    session_pool = pool_module._DEFAULT
+    set_pool(None, close_old=False)
+    yield
+    set_pool(session_pool)  # closes whatever the test left as the default
+
+
+def test_ray_pool_gives_the_local_pools_verdicts(cluster, monkeypatch, own_default_pool):
     items = mixed_items()
     local = SandboxPool(2)
     set_pool(local)
@@ -154,8 +165,6 @@ def test_no_node_left_is_sandbox_error_not_a_verdict(cluster):
 
 
 def test_ray_pool_refuses_bad_limits_like_the_local_pool(cluster):
-    from sppo_gym.sandbox import Limits
-
     pool = RayPool(size_per_node=1)
     try:
         with pytest.raises(ValueError, match="must leave 128 MiB"):
