@@ -156,6 +156,7 @@ class DataParallel:
         if self.strategy == "fsdp":
             mp = None
             if self.device.type == "cuda" and dtype != "float32":
+                # lazy: FSDP2's public API (torch >= 2.6) is needed only when sharding; one process never loads it
                 from torch.distributed.fsdp import MixedPrecisionPolicy
 
                 low = torch.float16 if dtype == "float16" else torch.bfloat16
@@ -171,6 +172,7 @@ class DataParallel:
 
     def _shard(self, module: nn.Module, mp: Any) -> None:
         """``fully_shard`` each decoder layer (the model's ``_no_split_modules``), then the root."""
+        # lazy: FSDP2's public API (torch >= 2.6) is needed only when sharding; one process never loads it
         from torch.distributed.fsdp import fully_shard
 
         layers = next((set(m._no_split_modules) for m in module.modules()
@@ -212,6 +214,7 @@ class DataParallel:
         if module not in self.sharded:
             yield
             return
+        # lazy: FSDP2's public API (torch >= 2.6) is needed only when sharding; one process never loads it
         from torch.distributed.fsdp import FSDPModule
 
         parts = [m for m in module.modules() if isinstance(m, FSDPModule)]
@@ -355,6 +358,7 @@ class DataParallel:
     def save_run(self, run: loop.Run, step: int, wall: float, before: Evaluation | None) -> None:
         """A checkpoint.pt that resumes on the same number of processes: full weights and optimiser
         states gathered to rank 0, and every rank's RNG states."""
+        # lazy: the DCP state-dict helpers (newer than our torch>=2.2 floor) serve only distributed checkpoints
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
 
         opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
@@ -372,6 +376,7 @@ class DataParallel:
     def restore_run(self, run: loop.Run, state: dict[str, Any]) -> tuple[int, float, Evaluation | None]:
         """Load checkpoint.pt into this rank (every rank reads it: on several nodes ``--out`` must be
         on a shared filesystem); each rank takes back its own RNG states."""
+        # lazy: the DCP state-dict helpers (newer than our torch>=2.2 floor) serve only distributed checkpoints
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
         if state.get("world_size", 1) != self.world_size:
@@ -393,6 +398,7 @@ class DataParallel:
             if self.is_main:
                 save_policy(run.policy, run.tokenizer, path)
             return
+        # lazy: the DCP state-dict helpers (newer than our torch>=2.2 floor) serve only distributed checkpoints
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
         full = get_model_state_dict(run.policy, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
