@@ -99,10 +99,11 @@ def worker(args: argparse.Namespace) -> None:
     """Train one method for ``--steps`` steps through algo_compare's runners; write result.json."""
     register_digits_task()
     out = Path(args.out) / args.worker
+    group = 8 if args.worker in algo_compare.GROUPED else 1  # equal completions per step for every method
     shared = argparse.Namespace(
         env=TASK, env_kwargs="{}", model=str(Path(args.out) / "model"), worker=args.worker, budget_s=0.0,
-        eval_n=0, eval_every=1, batch_size=args.batch_size, lr=1e-6, max_new_tokens=args.max_new_tokens,
-        seed=0, steps=args.steps, out=str(out))
+        points="", eval_n=0, prompts=args.batch_size // group, group_size=8, lr=1e-6,
+        max_new_tokens=args.max_new_tokens, seed=0, steps=args.steps, out=str(out))
     algo_compare.run_method(shared, out)
 
 
