@@ -9,9 +9,9 @@ wall-clock") and this script implements them:
   convention of equal prompts and equal optimiser steps), so a GRPO step costs ~8 SPPO steps;
 * every (method, seed) run trains for ``--budget-s`` seconds of training clock (held-out
   evaluation not counted), and never starts a step its previous step's time says would end past
-  the budget. The training clock (:func:`step_clock`) is the run's CPU seconds plus its waits on the
-  sandbox: with one torch thread per run that is wall-clock on an otherwise idle core, and it does not
-  stretch when other work shares the machine;
+  the budget. On the CPU the training clock (:func:`step_clock`) is the run's CPU seconds plus its
+  waits on the sandbox: with one torch thread per run that is wall-clock on an otherwise idle core,
+  and it does not stretch when other work shares the machine. On a GPU it is wall-clock;
 * held-out accuracy is measured on problems 0..``--eval-n``-1 of the env's test split: greedy at
   the first step boundary at or after each of the fixed ``--points`` (the curve, plotted at the
   boundary's real time), and sampled pass@1 (``--eval-samples`` samples per problem at the training
@@ -180,6 +180,7 @@ def run_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "seed": args.seed, "lr": args.lr, "max_new_tokens": args.max_new_tokens, "eval_n": 0, "progress": False,
         **shapes(args.worker, args.prompts, args.group_size)})
     run = setup(cfg)
+    cuda = next(run.policy.parameters()).is_cuda  # a GPU's work is not CPU time: plain wall-clock there
     held = HeldOutScores(args) if args.eval_n else None
     curve: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
@@ -193,7 +194,7 @@ def run_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             break
         t0, c0 = time.perf_counter(), time.process_time()
         row = train_step(run, step + 1)
-        last_step_s = step_clock(c0, row)
+        last_step_s = time.perf_counter() - t0 if cuda else step_clock(c0, row)
         wall += last_step_s
         real += time.perf_counter() - t0
         step += 1
@@ -356,7 +357,7 @@ def run_workers(script: str, args: argparse.Namespace, valid: tuple[str, ...]) -
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if bad := sorted(set(methods) - set(valid)):
         raise SystemExit(f"unknown method(s) {bad}; choose from {valid}")
-    seeds = [int(s) for s in str(getattr(args, "seeds", args.seed)).split(",") if s.strip()]
+    seeds = [int(s) for s in str(getattr(args, "seeds", getattr(args, "seed", 0))).split(",") if s.strip()]
     jobs = [(m, s) for s in seeds for m in methods]  # seed by seed: a seed's methods side by side
     slots = max(1, getattr(args, "slots", 1))
     threads = getattr(args, "threads", None)
@@ -384,7 +385,8 @@ def run_workers(script: str, args: argparse.Namespace, valid: tuple[str, ...]) -
             running.remove(done)
             reap(*done)
         print(f"[{Path(script).stem}] {method} seed {seed} ({time.strftime('%H:%M:%S')})", file=sys.stderr, flush=True)
-        proc = subprocess.Popen([sys.executable, script, *passthrough, "--worker", method, f"--seed={seed}"], env=env)
+        per_seed = [f"--seed={seed}"] if hasattr(args, "seeds") else []  # gpu_throughput runs one seed
+        proc = subprocess.Popen([sys.executable, script, *passthrough, "--worker", method, *per_seed], env=env)
         running.append((proc, method, seed, time.perf_counter()))
     for r in running:
         reap(*r)
