@@ -33,7 +33,9 @@ After one step (``terminated=True``).
 
 ## Arguments
 ``data``: JSONL rows ``{"task_id", "prompt", "entry_point", "test"}`` (+ optional
-``canonical_solution``); default: a small bundled MBPP-style set. ``timeout_s``: sandbox wall time
+``canonical_solution``); default: a small bundled MBPP-style set; ``"easy"``: 138 bundled short
+functions (strings, lists, numbers), 74 in ``split="train"`` and 64 other ones in ``split="test"``,
+of which SmolLM2-135M-Instruct solves some but not most. ``timeout_s``: sandbox wall time
 per verification (``reward="speed"`` multiplies it by 8 for the timing rounds). ``reward``:
 ``"pass"`` or ``"speed"``. ``verifier_options``: ``timeout_s`` (candidate budget), ``partial``,
 ``speed_floor``, ``speed_min_rounds``, ``speed_min_time_s``, ...
@@ -60,6 +62,8 @@ from sppo_gym.verifiers.code.python_tests import REWARDS, reference_source
 from .base import Selection, SingleStepEnv
 
 BUNDLED_JSONL = str(Path(__file__).parent / "data" / "python_tests_bundled.jsonl")
+EASY_JSONL = {split: str(Path(__file__).parent / "data" / f"python_easy_{split}.jsonl") for split in ("train", "test")}
+"""``data="easy"``: one file per split, so the trainer's held-out evaluation (``split="test"``) sees other problems."""
 
 TEXT_PROMPT = (
     "{prompt}\n\nWrite the Python function `{entry_point}`. Give the complete code (with any imports it "
@@ -85,6 +89,11 @@ class PythonTestsEnv(SingleStepEnv):
         self.reward = reward
         if reward != "pass":
             kwargs["verifier_options"] = {**(kwargs.get("verifier_options") or {}), "reward": reward}
+        if data == "easy":
+            split = kwargs.get("split", "train")
+            if split not in EASY_JSONL:
+                raise ValueError(f'data="easy" has the splits {sorted(EASY_JSONL)}, got split={split!r}')
+            data = EASY_JSONL[split]
         super().__init__(data if data is not None else BUNDLED_JSONL, **kwargs)
         if reward == "speed":  # fail at make time when a loaded row has no usable reference
             for row in getattr(self.source, "rows", None) or []:
