@@ -1,8 +1,13 @@
-"""Rollouts: chat-formatted prompts, batched sampling, behaviour log-probs by a forward pass.
+"""Rollouts: chat-formatted prompts, batched sampling, behaviour log-probs read off the sampler.
 
 Layout of a batch: B sequences of ``P`` left-padded prompt tokens followed by ``T`` generated
 tokens (right-padded). ``response_mask`` (B, T) marks tokens up to and including the first EOS.
 Position ids follow the attention mask so left padding does not shift positions.
+
+pi_old's log-probs and the last hidden states (the head critic's features) come from the forward
+passes ``generate`` runs anyway (:class:`SamplerRecorder`); ``collect(..., logprobs_from="forward")``
+recomputes them with a second forward pass over prompt + response instead, the way this module did
+before (kept as the reference the tests and ``benchmarks/step_profile.py`` compare against).
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from functools import partial
+from typing import Any, Literal
 
 import torch
 
@@ -85,8 +91,11 @@ def generate(
     top_p: float = 1.0,
     greedy: bool = False,
     amp: Callable[[], AbstractContextManager] = nullcontext,
+    prompt_cache: dict[str, Any] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sample (or greedily decode) responses: returns response ids (B, T) and their mask (B, T)."""
+    """Sample (or greedily decode) responses: returns response ids (B, T) and their mask (B, T).
+
+    ``prompt_cache``: :func:`shared_prompt_cache`'s keyword arguments (a KV cache of the prompts)."""
     was_training = model.training
     model.eval()
     sampling = {} if greedy else {"temperature": temperature, "top_p": top_p, "top_k": 0}
@@ -99,6 +108,7 @@ def generate(
             eos_token_id=eos_ids(model, tokenizer),
             synced_gpus=False,  # whole weights on every rank (FSDP shards gathered first): no lockstep
             **sampling,
+            **(prompt_cache or {}),
         )  # (B, P+T)
     model.train(was_training)
     response = seq[:, enc["input_ids"].shape[1] :]  # (B, T)
@@ -107,9 +117,89 @@ def generate(
     return response, (~after_eos).long()
 
 
+@torch.no_grad()
+def shared_prompt_cache(
+    model: Any, prompts: list[str], enc: dict, amp: Callable[[], AbstractContextManager] = nullcontext
+) -> dict[str, Any]:
+    """``generate`` keyword arguments holding a KV cache of every prompt but its last token, computed
+    once per distinct prompt and repeated to each row that samples it: GRPO / RLOO sample
+    ``group_size`` responses per prompt, and prefill would otherwise run each prompt that many times.
+    ``generate`` then runs the last prompt token of every row itself (its first sampling step).
+    Empty when no prompt repeats."""
+    distinct = list(dict.fromkeys(prompts))
+    if len(distinct) == len(prompts) or enc["input_ids"].shape[1] < 2:
+        return {}
+    device = enc["input_ids"].device
+    first = torch.tensor([prompts.index(p) for p in distinct], device=device)  # (U,) a row of each prompt
+    rows = torch.tensor([distinct.index(p) for p in prompts], device=device)  # (B,) its prompt's place in first
+    ids, mask = enc["input_ids"][first, :-1], enc["attention_mask"][first, :-1]  # (U, P-1)
+    was_training = model.training
+    model.eval()
+    with amp():
+        out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True,
+                    logits_to_keep=1)
+    model.train(was_training)
+    # transformers 5 names the cache ``cache`` (output field and generate argument), 4.x ``past_key_values``
+    name = "cache" if getattr(out, "cache", None) is not None else "past_key_values"
+    cache = getattr(out, name)
+    cache.batch_select_indices(rows)  # (U, ...) -> (B, ...) per layer
+    return {name: cache}
+
+
 def decode(tokenizer: Any, response: torch.Tensor, mask: torch.Tensor) -> list[str]:
     """Response texts (special tokens such as EOS dropped)."""
     return [tokenizer.decode(r[m.bool()], skip_special_tokens=True) for r, m in zip(response, mask, strict=True)]
+
+
+class SamplerRecorder:
+    """pi_old's per-token log-probs (B, T) and last hidden states (B, T, H), read off ``generate``'s
+    own forward passes, so the rollout needs no second forward over prompt + response.
+
+    Two forward hooks, which fire whatever wraps the model (LoRA, FSDP): the LM head's input is the
+    last hidden state and its output the raw logits at the newest position (before temperature,
+    top-p or any other logits processor); the input embedding then sees the token sampled from
+    those logits, as the next step's input. Only the newest step's log-softmax is held, so memory
+    stays at (B, V) where ``output_logits=True`` would keep T of them. The log-probs are those of
+    the temperature-scaled distribution, exactly what :func:`response_logprobs` computes.
+    """
+
+    def __init__(self, model: Any, temperature: float):
+        self.model = model
+        self.temperature = temperature
+        self.logprobs: list[torch.Tensor] = []  # one (B,) per sampled token
+        self.states: list[torch.Tensor] = []  # one (B, H) per sampled token: the state it was sampled from
+        self.pending: torch.Tensor | None = None  # (B, V) newest step's log-probs; its token is not known yet
+        self.handles: list[Any] = []
+
+    def __enter__(self) -> SamplerRecorder:
+        self.handles = [self.model.get_output_embeddings().register_forward_hook(self._head),
+                        self.model.get_input_embeddings().register_forward_hook(self._next_input)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for h in self.handles:
+            h.remove()
+
+    def _head(self, module: Any, args: tuple, logits: torch.Tensor) -> None:
+        self.states.append(args[0][:, -1].detach().float())  # (B, H)
+        self.pending = torch.log_softmax(logits[:, -1].float() / self.temperature, dim=-1)  # (B, V)
+
+    def _next_input(self, module: Any, args: tuple, out: torch.Tensor) -> None:
+        if self.pending is not None:  # a decoding step: its input is the token sampled at the step before
+            self._take(args[0][:, -1])
+
+    def _take(self, token: torch.Tensor) -> None:
+        self.logprobs.append(self.pending.gather(-1, token[:, None]).squeeze(-1))  # type: ignore[union-attr]
+        self.pending = None
+
+    def read(self, response: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) log-probs and (B, T, H) states of ``response`` (B, T), the tokens just sampled."""
+        if self.pending is not None:  # the last token: no forward pass runs after it
+            self._take(response[:, len(self.logprobs)])
+        if len(self.logprobs) != response.shape[1] or len(self.states) != response.shape[1]:
+            raise RuntimeError(f"expected one LM-head call per sampled token ({response.shape[1]}), saw "
+                               f"{len(self.states)}: use collect(..., logprobs_from='forward') with this model")
+        return torch.stack(self.logprobs, 1), torch.stack(self.states, 1)
 
 
 def response_logprobs(
@@ -157,29 +247,29 @@ def collect(
     top_p: float,
     micro_batch_size: int,
     amp: Callable[[], AbstractContextManager] = nullcontext,
+    logprobs_from: Literal["generate", "forward"] = "generate",
+    share_prompts: bool = True,
 ) -> Rollout:
-    """Sample one response per prompt and recompute pi_old's log-probs and features."""
+    """Sample one response per prompt, with pi_old's log-probs and features: read off the sampler's
+    forward passes (``generate``), or recomputed by a second forward pass (``forward``, the reference).
+    ``share_prompts``: prefill a prompt that several rows sample once (:func:`shared_prompt_cache`)."""
     device = next(model.parameters()).device
     enc = encode_prompts(tokenizer, prompts, max_prompt_tokens, device)  # ids/mask (B, P)
-    response, response_mask = generate(
-        model, tokenizer, enc, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-        amp=amp,
-    )  # (B, T), (B, T)
+    cache = shared_prompt_cache(model, prompts, enc, amp) if share_prompts else {}
+    sample = partial(generate, model, tokenizer, enc, max_new_tokens=max_new_tokens, temperature=temperature,
+                     top_p=top_p, amp=amp, prompt_cache=cache)
+    if logprobs_from == "generate":
+        with SamplerRecorder(model, temperature) as recorder:
+            response, response_mask = sample()  # (B, T), (B, T)
+        old_logprobs, states = recorder.read(response)  # (B, T), (B, T, H)
+    else:
+        response, response_mask = sample()  # (B, T), (B, T)
     input_ids = torch.cat([enc["input_ids"], response], dim=1)  # (B, P+T)
     attention_mask = torch.cat([enc["attention_mask"], torch.ones_like(response)], dim=1)  # (B, P+T)
     P = enc["input_ids"].shape[1]
-    was_training = model.training
-    model.eval()
-    logprobs, states = [], []
-    for s in range(0, len(prompts), micro_batch_size):
-        with amp():
-            lp, _, st = response_logprobs(
-                model, input_ids[s : s + micro_batch_size], attention_mask[s : s + micro_batch_size], P,
-                temperature=temperature, with_states=True,
-            )
-        logprobs.append(lp)
-        states.append(st)
-    model.train(was_training)
+    if logprobs_from == "forward":
+        old_logprobs, states = recompute(model, input_ids, attention_mask, P, temperature=temperature,
+                                         micro_batch_size=micro_batch_size, amp=amp)
     return Rollout(
         prompts=list(prompts),
         responses=decode(tokenizer, response, response_mask),
@@ -187,6 +277,34 @@ def collect(
         attention_mask=attention_mask,
         response_mask=response_mask,
         prompt_len=P,
-        old_logprobs=torch.cat(logprobs),  # (B, T)
-        states=torch.cat(states),  # (B, T, H)
+        old_logprobs=old_logprobs,  # (B, T)
+        states=states,  # (B, T, H)
     )
+
+
+@torch.no_grad()
+def recompute(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    prompt_len: int,
+    *,
+    temperature: float,
+    micro_batch_size: int,
+    amp: Callable[[], AbstractContextManager] = nullcontext,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """pi_old's log-probs (B, T) and last hidden states (B, T, H) by a second forward pass over
+    prompt + response, in micro-batches (eval mode, as during sampling)."""
+    was_training = model.training
+    model.eval()
+    logprobs, states = [], []
+    for s in range(0, input_ids.shape[0], micro_batch_size):
+        with amp():
+            lp, _, st = response_logprobs(
+                model, input_ids[s : s + micro_batch_size], attention_mask[s : s + micro_batch_size], prompt_len,
+                temperature=temperature, with_states=True,
+            )
+        logprobs.append(lp)
+        states.append(st)
+    model.train(was_training)
+    return torch.cat(logprobs), torch.cat(states)  # type: ignore[arg-type]
