@@ -1,11 +1,13 @@
 """Per-phase time of one training step, the old rollout path against the new one, in ONE run.
 
-* ``old``: the rollout as it was before issue #18: every row's prompt prefilled (GRPO's 8 samples
-  of a prompt prefill it 8 times), and pi_old's log-probs and the critic's features recomputed by
-  a second forward pass over prompt + response
-  (``collect(..., logprobs_from="forward", share_prompts=False)``).
-* ``new``: the default: each distinct prompt prefilled once, log-probs and features read off
-  ``generate``'s own forward passes (``logprobs_from="generate"``, ``share_prompts=True``).
+* ``old``: the step as it was before issue #18: every row's prompt prefilled (GRPO's 8 samples of
+  a prompt prefill it 8 times), pi_old's log-probs and the critic's features recomputed by a
+  second forward pass over prompt + response, and every row's prompt run again in the update
+  (``collect(..., logprobs_from="forward", share_prompts=False)``,
+  ``response_logprobs(..., share_prompts=False)``).
+* ``new``: the default: log-probs and features read off ``generate``'s own forward passes, and a
+  prompt that several rows share (GRPO / RLOO groups) run once, in sampling and in the update
+  (``logprobs_from="generate"``, ``share_prompts=True``).
 
 Each repeat runs old then new (ABAB ...) as step 1 of the same seed, from the same state (weights,
 optimiser states and every RNG restored before each step), so both paths train on the same prompts
@@ -13,8 +15,8 @@ and, up to float rounding, the same samples. One untimed step of each path first
 and the allocator. Phases are timed by wrapping the trainer's own functions, so the step measured
 is ``loop.train_step`` itself:
 
-* generation: ``rollout.shared_prompt_cache`` + ``rollout.generate`` (the sampler, with the hooks
-  that read log-probs off it on the new path);
+* generation: ``rollout.generate`` (the shared prompt prefill, the sampler, and on the new path
+  the hooks that read log-probs off it);
 * recompute: ``rollout.recompute`` (old path only);
 * scoring: ``envs.step`` (the env judges the batch);
 * critic: every critic forward (the values before the update, and those inside it);
@@ -22,8 +24,9 @@ is ``loop.train_step`` itself:
   critic forwards inside it);
 * step: the whole ``train_step``.
 
-Prints the medians and old/new, and checks the numerics: the largest difference between the new
-path's log-probs (and features) and a recomputation on the same batch.
+Prints the medians and old/new, and checks the numerics on one batch: the largest difference
+between the new path's log-probs (and features) and a recomputation, and between the update's
+log-probs with shared prompts and with whole rows.
 
     OMP_NUM_THREADS=1 python benchmarks/step_profile.py --algo sppo --repeats 3
     OMP_NUM_THREADS=1 python benchmarks/step_profile.py --env sppo_gym/PythonTests-v0 --max-new-tokens 128
@@ -95,7 +98,6 @@ class PhaseTimer:
 
 def instrument(run: loop.Run, timer: PhaseTimer) -> None:
     """Time the phases (module globals that ``collect`` and ``train_step`` look up at call time)."""
-    rollout.shared_prompt_cache = timer.wrap("generation", rollout.shared_prompt_cache)
     rollout.generate = timer.wrap("generation", rollout.generate)
     rollout.recompute = timer.wrap("recompute", rollout.recompute)
     loop.update = timer.wrap("update", loop.update)
@@ -121,11 +123,20 @@ def restore(run: loop.Run, state: dict[str, Any]) -> None:
     ckpt.set_rng_state(state["rng"])
 
 
+def forcing(fn: Callable, **forced: Any) -> Callable:
+    """``fn`` with some keyword arguments fixed, whatever the caller passes for them."""
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **{**kwargs, **forced})
+    return call
+
+
 def one_step(run: loop.Run, state: dict[str, Any], timer: PhaseTimer, path: str,
              collect: Callable) -> tuple[dict[str, float], dict[str, Any]]:
     """Step 1 from ``state`` on ``path``: (seconds per phase, the step's metrics row)."""
     restore(run, state)
     loop.collect = functools.partial(collect, **PATHS[path])
+    loop.response_logprobs = forcing(rollout.response_logprobs, share_prompts=PATHS[path]["share_prompts"])
     timer.times.clear()
     t0, c0 = time.perf_counter(), time.process_time()
     row = loop.train_step(run, 1)
@@ -145,10 +156,14 @@ def numerics(run: loop.Run, state: dict[str, Any], collect: Callable) -> dict[st
                     micro_batch_size=cfg.micro_batch_size, amp=run.amp, **PATHS["new"])
     lp, st = rollout.recompute(run.policy, batch.input_ids, batch.attention_mask, batch.prompt_len,
                                temperature=cfg.temperature, micro_batch_size=cfg.micro_batch_size, amp=run.amp)
+    with torch.no_grad(), run.amp():  # the update's forward with each prompt run once, against whole rows
+        shared, _, _ = rollout.response_logprobs(run.policy, batch.input_ids, batch.attention_mask, batch.prompt_len,
+                                                 temperature=cfg.temperature, share_prompts=True)
     mask = batch.response_mask.bool()
     return {"logprob_max_abs_diff": (batch.old_logprobs - lp)[mask].abs().max().item(),
             "state_max_abs_diff": (batch.states - st).abs().max().item(),
-            "state_max_abs": st.abs().max().item()}
+            "state_max_abs": st.abs().max().item(),
+            "update_shared_prompt_logprob_max_abs_diff": (shared - lp)[mask].abs().max().item()}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

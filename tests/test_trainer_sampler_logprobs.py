@@ -1,6 +1,8 @@
 """The rollout's fast path equals the reference path on the same samples: pi_old's log-probs and
 features read off ``generate`` (``logprobs_from="generate"``) against a second forward pass
-(``"forward"``), with repeated prompts prefilled once (``share_prompts``) against once per row.
+(``"forward"``), with repeated prompts prefilled once (``share_prompts``) against once per row;
+and the update's log-probs, entropies and gradients with a group's prompt run once against once
+per row.
 
 The comparisons run at a temperature below 1 with top-p on, where log-probs taken after the
 sampler's logits processors (or before the temperature) would differ by far more than the
@@ -17,7 +19,14 @@ import torch
 from sppo_gym.trainer.config import load_config
 from sppo_gym.trainer.loop import setup, train_step
 from sppo_gym.trainer.models import apply_lora, load_policy
-from sppo_gym.trainer.rollout import Rollout, collect, encode_prompts, position_ids, shared_prompt_cache
+from sppo_gym.trainer.rollout import (
+    Rollout,
+    collect,
+    encode_prompts,
+    position_ids,
+    prompt_prefix,
+    response_logprobs,
+)
 from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
 PROMPTS = ["What is 12 + 30?", "hi", "Write the number seven.", "a much longer prompt than the others, about sums"]
@@ -50,7 +59,8 @@ def test_tiny_random_fast_rollout_matches_the_reference(prompts, lora, temperatu
     if lora:
         model = apply_lora(model, 4, 8)
     enc = encode_prompts(tok, prompts, 256, torch.device("cpu"))
-    assert bool(shared_prompt_cache(model, prompts, enc)) == (prompts is GROUPS)  # the shared prefill runs
+    with torch.no_grad():  # the shared prefill runs exactly when prompts repeat
+        assert bool(prompt_prefix(model, enc["input_ids"], enc["attention_mask"])) == (prompts is GROUPS)
     fast, ref = _both(model, tok, prompts, max_new_tokens=7, temperature=temperature, top_p=top_p)
     assert (fast.attention_mask[:, : fast.prompt_len] == 0).any()  # left padding in the batch
     _assert_same(fast, ref, atol=1e-4)
@@ -107,3 +117,43 @@ def test_first_minibatch_ratio_is_one(tmp_path, algo):
         run.envs.close()
     assert row["samples"] == 8
     assert abs(row["approx_kl"]) < 1e-8 and row["clipfrac"] == 0.0
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_update_with_a_shared_prompt_prefix_matches_the_full_forward(lora):
+    """The update's forward (train mode, gradients on) with each group's prompt run once: same
+    log-probs, entropies, states and parameter gradients as one full forward per row."""
+    model, tok = load_policy("tiny-random")
+    if lora:
+        model = apply_lora(model, 4, 8)
+    torch.manual_seed(0)
+    batch = collect(model, tok, GROUPS, max_prompt_tokens=256, max_new_tokens=6, temperature=1.0, top_p=1.0,
+                    micro_batch_size=4)
+    batch = batch.select(torch.randperm(len(batch))[:8])  # a micro-batch: some prompts twice, some once
+    model.train()
+    out = {}
+    for share in (False, True):
+        model.zero_grad(set_to_none=True)
+        lp, ent, st = response_logprobs(model, batch.input_ids, batch.attention_mask, batch.prompt_len,
+                                        temperature=0.7, with_entropy=True, with_states=True, share_prompts=share)
+        ((lp + 0.1 * ent) * batch.response_mask).sum().backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        out[share] = (lp.detach(), ent.detach(), st, grads)
+    (lp0, ent0, st0, g0), (lp1, ent1, st1, g1) = out[False], out[True]
+    assert torch.allclose(lp0, lp1, atol=1e-5) and torch.allclose(ent0, ent1, atol=1e-5)
+    assert torch.allclose(st0, st1, atol=1e-5)
+    assert g0.keys() == g1.keys() and len(g0) > 0
+    for n in g0:
+        assert torch.allclose(g0[n], g1[n], atol=1e-5, rtol=1e-4), n
+
+
+def test_no_prompt_prefix_under_gradient_checkpointing():
+    """Gradient checkpointing turns the KV cache off in training: the update then runs whole rows."""
+    model, tok = load_policy("tiny-random")
+    enc = encode_prompts(tok, GROUPS, 256, torch.device("cpu"))
+    model.gradient_checkpointing_enable({"use_reentrant": False})
+    model.train()
+    assert prompt_prefix(model, enc["input_ids"], enc["attention_mask"]) == {}
+    model.eval()
+    with torch.no_grad():
+        assert prompt_prefix(model, enc["input_ids"], enc["attention_mask"])

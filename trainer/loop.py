@@ -222,11 +222,12 @@ def micro_step(run: Run, mb: Rollout, adv: torch.Tensor, returns: torch.Tensor |
     of the mini-batch: ``w`` of the policy loss's normaliser (tokens or sequences), ``w_seq`` of sequences."""
     cfg = run.cfg
     mask = mb.response_mask  # (b, T)
+    share = run.dist is None  # rows of one prompt (GRPO groups) run it once; DDP allows one forward per backward
     # 4. clipped policy loss: ratio pi_theta / pi_old per token, clipped surrogate, token-mean
     with run.amp():
         logprobs, entropy, _ = response_logprobs(
             run.policy, mb.input_ids, mb.attention_mask, mb.prompt_len,
-            temperature=cfg.temperature, with_entropy=True,
+            temperature=cfg.temperature, with_entropy=True, share_prompts=share,
         )  # (b, T), (b, T)
     pg_loss = L.policy_loss(logprobs, mb.old_logprobs, adv, mask, clip_eps=cfg.clip_eps, ratio=cfg.ratio,
                             dual_clip=cfg.dual_clip)
@@ -236,7 +237,7 @@ def micro_step(run: Run, mb: Rollout, adv: torch.Tensor, returns: torch.Tensor |
     if run.ref is not None:
         with torch.no_grad(), run.amp():
             ref_lp, _, _ = response_logprobs(run.ref, mb.input_ids, mb.attention_mask, mb.prompt_len,
-                                             temperature=cfg.temperature)  # (b, T)
+                                             temperature=cfg.temperature, share_prompts=share)  # (b, T)
         kl = L.kl_penalty(logprobs, ref_lp, mask)
         loss = loss + cfg.kl_coef * kl
     (loss * w).backward()

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, fields, replace
-from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -91,25 +90,30 @@ def generate(
     top_p: float = 1.0,
     greedy: bool = False,
     amp: Callable[[], AbstractContextManager] = nullcontext,
-    prompt_cache: dict[str, Any] | None = None,
+    share_prompts: bool = False,
+    recorder: SamplerRecorder | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample (or greedily decode) responses: returns response ids (B, T) and their mask (B, T).
 
-    ``prompt_cache``: :func:`shared_prompt_cache`'s keyword arguments (a KV cache of the prompts)."""
+    ``share_prompts``: prefill a prompt that several rows have once (:func:`prompt_prefix`);
+    ``generate`` then runs the last prompt token of every row itself, as its first step.
+    ``recorder``: reads pi_old's log-probs and features off the sampling steps (not the prefix)."""
     was_training = model.training
     model.eval()
     sampling = {} if greedy else {"temperature": temperature, "top_p": top_p, "top_k": 0}
     with amp():
-        seq = model.generate(
-            **enc,
-            max_new_tokens=max_new_tokens,
-            do_sample=not greedy,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=eos_ids(model, tokenizer),
-            synced_gpus=False,  # whole weights on every rank (FSDP shards gathered first): no lockstep
-            **sampling,
-            **(prompt_cache or {}),
-        )  # (B, P+T)
+        prefix = prompt_prefix(model, enc["input_ids"], enc["attention_mask"]) if share_prompts else {}
+        with recorder or nullcontext():
+            seq = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=not greedy,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=eos_ids(model, tokenizer),
+                synced_gpus=False,  # whole weights on every rank (FSDP shards gathered first): no lockstep
+                **sampling,
+                **prefix,
+            )  # (B, P+T)
     model.train(was_training)
     response = seq[:, enc["input_ids"].shape[1] :]  # (B, T)
     is_eos = torch.isin(response, torch.tensor(eos_ids(model, tokenizer), device=response.device))  # (B, T)
@@ -117,32 +121,30 @@ def generate(
     return response, (~after_eos).long()
 
 
-@torch.no_grad()
-def shared_prompt_cache(
-    model: Any, prompts: list[str], enc: dict, amp: Callable[[], AbstractContextManager] = nullcontext
-) -> dict[str, Any]:
-    """``generate`` keyword arguments holding a KV cache of every prompt but its last token, computed
-    once per distinct prompt and repeated to each row that samples it: GRPO / RLOO sample
-    ``group_size`` responses per prompt, and prefill would otherwise run each prompt that many times.
-    ``generate`` then runs the last prompt token of every row itself (its first sampling step).
-    Empty when no prompt repeats."""
-    distinct = list(dict.fromkeys(prompts))
-    if len(distinct) == len(prompts) or enc["input_ids"].shape[1] < 2:
+def prompt_prefix(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> dict[str, Any]:
+    """Keyword arguments for the model (or ``generate``) holding a KV cache of every prompt token but
+    the last, computed once per distinct prompt and repeated to each row that has it: GRPO / RLOO
+    sample ``group_size`` responses per prompt, which would otherwise run each prompt that many
+    times. ``ids``/``mask``: (B, P) left-padded prompts; rows are the same prompt when both agree.
+    Empty when no prompt repeats, or under gradient checkpointing (which turns the cache off)."""
+    checkpointing = getattr(model, "is_activation_checkpointing", None)  # transformers 5's name
+    if checkpointing is None:
+        checkpointing = getattr(model, "is_gradient_checkpointing", False)
+    if ids.shape[1] < 2 or (model.training and checkpointing):
         return {}
-    device = enc["input_ids"].device
-    first = torch.tensor([prompts.index(p) for p in distinct], device=device)  # (U,) a row of each prompt
-    rows = torch.tensor([distinct.index(p) for p in prompts], device=device)  # (B,) its prompt's place in first
-    ids, mask = enc["input_ids"][first, :-1], enc["attention_mask"][first, :-1]  # (U, P-1)
-    was_training = model.training
-    model.eval()
-    with amp():
-        out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True,
-                    logits_to_keep=1)
-    model.train(was_training)
-    # transformers 5 names the cache ``cache`` (output field and generate argument), 4.x ``past_key_values``
+    key = torch.cat([ids[:, :-1], mask[:, :-1]], dim=1)  # (B, 2(P-1))
+    distinct, rows = torch.unique(key, dim=0, return_inverse=True)  # (U, .), (B,) each row's prompt
+    if len(distinct) == len(rows):
+        return {}
+    first = torch.zeros(len(distinct), dtype=torch.long, device=ids.device).scatter_(
+        0, rows, torch.arange(len(rows), device=ids.device))  # (U,) a row that has each prompt
+    m = mask[first, :-1]  # (U, P-1)
+    out = model(input_ids=ids[first, :-1], attention_mask=m, position_ids=position_ids(m), use_cache=True,
+                logits_to_keep=1)
+    # transformers 5 names the cache ``cache`` (output field and argument), 4.x ``past_key_values``
     name = "cache" if getattr(out, "cache", None) is not None else "past_key_values"
     cache = getattr(out, name)
-    cache.batch_select_indices(rows)  # (U, ...) -> (B, ...) per layer
+    cache.batch_select_indices(rows)  # (U, ...) -> (B, ...) per layer; differentiable indexing
     return {name: cache}
 
 
@@ -211,27 +213,34 @@ def response_logprobs(
     temperature: float = 1.0,
     with_entropy: bool = False,
     with_states: bool = False,
+    share_prompts: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """log pi(y_t | x, y_<t) for every response token: (B, T); optional entropy (B, T), states (B, T, H).
 
     Only the last T+1 positions go through the LM head (``logits_to_keep``), which saves the
-    vocabulary projection of the prompt.
+    vocabulary projection of the prompt. ``share_prompts``: rows with the same prompt run it once
+    (:func:`prompt_prefix`, with gradients when they are on), then each row runs its last prompt
+    token and its response; the same values up to float rounding. Not under DDP, which allows one
+    forward call per backward.
     """
     T = input_ids.shape[1] - prompt_len
+    prefix = prompt_prefix(model, input_ids[:, :prompt_len], attention_mask[:, :prompt_len]) if share_prompts else {}
+    start = prompt_len - 1 if prefix else 0  # the prefix holds every prompt token but the last
     out = model(
-        input_ids=input_ids,
+        input_ids=input_ids[:, start:],
         attention_mask=attention_mask,
-        position_ids=position_ids(attention_mask),
+        position_ids=position_ids(attention_mask)[:, start:],
         logits_to_keep=T + 1,
         output_hidden_states=with_states,
-        use_cache=False,
+        use_cache=bool(prefix),
+        **prefix,
     )
     logits = out.logits[:, :-1].float() / temperature  # (B, T, V) predicts response token t
     logp_all = torch.log_softmax(logits, dim=-1)  # (B, T, V)
     targets = input_ids[:, prompt_len:]  # (B, T)
     logprobs = logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T)
     entropy = -(logp_all.exp() * logp_all).sum(-1) if with_entropy else None  # (B, T), differentiable
-    states = out.hidden_states[-1][:, prompt_len - 1 : -1].detach().float() if with_states else None  # (B, T, H)
+    states = out.hidden_states[-1][:, -T - 1 : -1].detach().float() if with_states else None  # (B, T, H)
     return logprobs, entropy, states
 
 
@@ -252,18 +261,15 @@ def collect(
 ) -> Rollout:
     """Sample one response per prompt, with pi_old's log-probs and features: read off the sampler's
     forward passes (``generate``), or recomputed by a second forward pass (``forward``, the reference).
-    ``share_prompts``: prefill a prompt that several rows sample once (:func:`shared_prompt_cache`)."""
+    ``share_prompts``: prefill a prompt that several rows sample once (:func:`prompt_prefix`)."""
     device = next(model.parameters()).device
     enc = encode_prompts(tokenizer, prompts, max_prompt_tokens, device)  # ids/mask (B, P)
-    cache = shared_prompt_cache(model, prompts, enc, amp) if share_prompts else {}
-    sample = partial(generate, model, tokenizer, enc, max_new_tokens=max_new_tokens, temperature=temperature,
-                     top_p=top_p, amp=amp, prompt_cache=cache)
-    if logprobs_from == "generate":
-        with SamplerRecorder(model, temperature) as recorder:
-            response, response_mask = sample()  # (B, T), (B, T)
+    recorder = SamplerRecorder(model, temperature) if logprobs_from == "generate" else None
+    response, response_mask = generate(model, tokenizer, enc, max_new_tokens=max_new_tokens, temperature=temperature,
+                                       top_p=top_p, amp=amp, share_prompts=share_prompts,
+                                       recorder=recorder)  # (B, T), (B, T)
+    if recorder is not None:
         old_logprobs, states = recorder.read(response)  # (B, T), (B, T, H)
-    else:
-        response, response_mask = sample()  # (B, T), (B, T)
     input_ids = torch.cat([enc["input_ids"], response], dim=1)  # (B, P+T)
     attention_mask = torch.cat([enc["attention_mask"], torch.ones_like(response)], dim=1)  # (B, P+T)
     P = enc["input_ids"].shape[1]
