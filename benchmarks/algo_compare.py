@@ -26,6 +26,8 @@ under the same load. Writes ``OUT/<method>-s<seed>/result.json``, ``OUT/base.jso
 ``OUT/results.json``, ``OUT/algo_compare.png`` and prints Markdown tables.
 
     python benchmarks/algo_compare.py --methods sppo,grpo --seeds 0,1,2 --out runs/algo_arith
+    python benchmarks/algo_compare.py --methods sppo,grpo --seeds 3,4 --out runs/algo_arith   # more seeds later
+    python benchmarks/algo_compare.py --report --out runs/algo_arith    # tables from every saved run
     python benchmarks/algo_compare.py --model tiny-random --methods sppo,grpo --seeds 0 \\
         --budget-s 6 --points 3,6 --eval-n 8 --eval-samples 2 --out /tmp/ac   # smoke run
 """
@@ -72,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--slots", type=int, default=2, help="runs at a time")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--out", default="runs/algo_compare")
+    p.add_argument("--report", action="store_true",
+                   help="run nothing: rebuild OUT/results.json and the tables from every OUT/<method>-s<seed>/result.json "
+                        "(runs of one protocol made by several invocations, e.g. more seeds later)")
     p.add_argument("--worker", help=argparse.SUPPRESS)  # "<method>" or "base"
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -363,7 +368,7 @@ def run_workers(script: str, args: argparse.Namespace, valid: tuple[str, ...]) -
     threads = getattr(args, "threads", None)
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false",
            **({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {})}
-    skip = ("methods", "worker", "seeds", "seed", "slots")
+    skip = ("methods", "worker", "seeds", "seed", "slots", "report")
     passthrough = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k not in skip]
     running: list[tuple[subprocess.Popen, str, int, float]] = []
     results: list[dict[str, Any]] = []
@@ -374,6 +379,7 @@ def run_workers(script: str, args: argparse.Namespace, valid: tuple[str, ...]) -
         result_dir = Path(args.out) / (f"{method}-s{seed}" if hasattr(args, "seeds") else method)
         result = json.loads((result_dir / "result.json").read_text())
         result["process_wall_s"] = round(time.perf_counter() - t0, 1)
+        (result_dir / "result.json").write_text(json.dumps(result, indent=2, default=float))  # for --report
         results.append(result)
 
     for method, seed in jobs:
@@ -445,7 +451,7 @@ def report(results: list[dict[str, Any]], base: dict[str, Any] | None, out: Path
                   "|---|---|---|---|---|---|"]
         for p in pt:
             def s(t: float | None) -> str:
-                return "never" if t is None else f"{t:.0f} s"
+                return "never" if t is None else "the start (never above it)" if t == 0 else f"{t:.0f} s"
             ratio = "—" if p["ratio"] is None else f"{p['ratio']:.2f}x"
             lines.append(f"| {p['method']} | {p['seed']} | {p['grpo_peak']:.1%} | {s(p['t_grpo'])} | "
                          f"{s(p['t_method'])} | {ratio} |")
@@ -482,18 +488,36 @@ def plot(results: list[dict[str, Any]], base: dict[str, Any] | None, path: Path)
     plt.close(fig)
 
 
+def report_saved(out: Path) -> int:
+    """``--report``: the tables and results.json from the runs saved under ``out``."""
+    runs = sorted(out.glob("*-s*/result.json"))
+    if not runs:
+        raise SystemExit(f"no <method>-s<seed>/result.json under {out}")
+    order = {m: i for i, m in enumerate(METHODS)}
+    results = sorted((json.loads(p.read_text()) for p in runs), key=lambda r: (order[r["method"]], r["seed"]))
+    base = json.loads((out / "base.json").read_text()) if (out / "base.json").exists() else None
+    previous = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+    meta = {**previous.get("meta", {}), "report_argv": sys.argv, "runs": [str(p.parent.name) for p in runs]}
+    (out / "results.json").write_text(json.dumps({"meta": meta, "base": base, "results": results}, indent=2,
+                                                 default=float))
+    print(report(results, base, out))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
         worker(args)
         return 0
     out = Path(args.out)
+    if args.report:
+        return report_saved(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     load_start = os.getloadavg()
     if args.eval_n and not (out / "base.json").exists():
         print(f"[algo_compare] base evaluation ({time.strftime('%H:%M:%S')})", file=sys.stderr, flush=True)
-        skip = ("methods", "worker", "seeds", "seed", "slots", "threads")
+        skip = ("methods", "worker", "seeds", "seed", "slots", "threads", "report")
         passthrough = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k not in skip]
         subprocess.run([sys.executable, __file__, *passthrough, "--worker", "base"], check=True,
                        env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})

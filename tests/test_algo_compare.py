@@ -81,3 +81,7 @@ def test_driver_runs_seeds_side_by_side_and_stops_inside_the_budget(tmp_path):
         assert r["curve"][0]["t"] == 0.0 and r["curve"][-1]["step"] == r["steps"]
         assert [c["t"] for c in r["curve"]] == sorted(c["t"] for c in r["curve"])
         assert r["final_sampled"]["n"] == 6
+    rebuilt = subprocess.run([sys.executable, str(script), "--report", "--out", str(tmp_path)], check=True,
+                             capture_output=True, text=True, timeout=60)
+    assert json.loads((tmp_path / "results.json").read_text())["results"] == data["results"]
+    assert "| sppo | 1 |" in rebuilt.stdout and "| grpo | 1 |" in rebuilt.stdout

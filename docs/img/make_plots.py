@@ -83,6 +83,33 @@ def stdio_languages(src: Path, dst: Path) -> None:
     plt.close(fig)
 
 
+def algo_compare(srcs: list[Path], dst: Path) -> None:
+    """Held-out greedy accuracy against training clock, one line per (method, seed), one panel per
+    env; error bars are the standard error over the held-out problems."""
+    fig, axes = plt.subplots(1, len(srcs), figsize=(6.2 * len(srcs), 4.2), squeeze=False)
+    for ax, src in zip(axes[0], srcs, strict=True):
+        res = json.loads(src.read_text())
+        methods = list(dict.fromkeys(r["method"] for r in res["results"]))
+        for r in res["results"]:
+            colour = f"C{methods.index(r['method'])}"
+            ts = [c["t"] for c in r["curve"]]
+            acc = [100 * c["accuracy"] for c in r["curve"]]
+            se = [100 * c["se"] for c in r["curve"]]
+            first = r["seed"] == min(x["seed"] for x in res["results"] if x["method"] == r["method"])
+            ax.errorbar(ts, acc, yerr=se, marker="o", ms=3, capsize=2, color=colour, alpha=0.75,
+                        label=r["method"] if first else None)
+        argv = res["meta"]["argv"]
+        kwargs = argv[argv.index("--env-kwargs") + 1] if "--env-kwargs" in argv else "{}"
+        ax.set_title(f"Arithmetic-v0 {kwargs if kwargs != '{}' else '(level 1)'}", fontsize=10)
+        ax.set_xlabel("training clock (s)")
+        ax.set_ylabel("held-out greedy accuracy (%), 300 problems")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(dst, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     code_throughput(HERE / "code_throughput_results.json", HERE / "code_throughput.png")
     sppo_demo(HERE / "sppo_demo_metrics.csv", HERE / "sppo_demo.png")
