@@ -4,9 +4,10 @@
 
 Reads only files in this folder (no benchmark is run): ``code_throughput_results.json`` (written by
 ``benchmarks/code_throughput.py --exec-leg --out``), ``sppo_demo_metrics.csv`` (the
-``metrics.csv`` of the SPPO demo run) and ``stdio_languages_results.json`` (written by
-``benchmarks/stdio_languages.py --out``). Writes ``code_throughput.png``, ``sppo_demo.png`` and
-``stdio_languages.png``.
+``metrics.csv`` of the SPPO demo run), ``stdio_languages_results.json`` (written by
+``benchmarks/stdio_languages.py --out``) and ``algo_compare_*.json`` (the ``results.json`` of
+``benchmarks/algo_compare.py``). Writes ``code_throughput.png``, ``sppo_demo.png``,
+``stdio_languages.png`` and ``algo_compare.png``.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main() -> None:
     code_throughput(HERE / "code_throughput_results.json", HERE / "code_throughput.png")
     sppo_demo(HERE / "sppo_demo_metrics.csv", HERE / "sppo_demo.png")
     stdio_languages(HERE / "stdio_languages_results.json", HERE / "stdio_languages.png")
+    algo_compare([HERE / "algo_compare_arith.json"], HERE / "algo_compare.png")
 
 
 if __name__ == "__main__":
