@@ -479,7 +479,7 @@ def plot(results: list[dict[str, Any]], base: dict[str, Any] | None, path: Path)
         ys = [100 * c["accuracy"] for c in r["curve"]]
         label = r["method"] if r["seed"] == min(x["seed"] for x in results if x["method"] == r["method"]) else None
         ax.plot(xs, ys, marker="o", ms=3, color=colours[r["method"]], alpha=0.8, label=label)
-    ax.set_xlabel("training wall-clock (s)")
+    ax.set_xlabel("training clock (s)")
     ax.set_ylabel("held-out greedy accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend()
