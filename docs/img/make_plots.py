@@ -115,7 +115,7 @@ def main() -> None:
     code_throughput(HERE / "code_throughput_results.json", HERE / "code_throughput.png")
     sppo_demo(HERE / "sppo_demo_metrics.csv", HERE / "sppo_demo.png")
     stdio_languages(HERE / "stdio_languages_results.json", HERE / "stdio_languages.png")
-    algo_compare([HERE / "algo_compare_arith.json"], HERE / "algo_compare.png")
+    algo_compare([HERE / "algo_compare_arith.json", HERE / "algo_compare_mixed.json"], HERE / "algo_compare.png")
 
 
 if __name__ == "__main__":
