@@ -14,8 +14,12 @@ Difficulty
     (mixed uniformly) at make time, ``reset(options={"difficulty": d})`` per episode;
     ``info["difficulty"]`` says which (see ``sppo_gym.envs.levels``).
 Observation
-    The task's question followed by ``PROMPT_SUFFIX``, which asks for the final answer inside
-    ``<answer></answer>`` tags.
+    ``prompt_style="suffix"`` (default): the task's question followed by ``PROMPT_SUFFIX``, which
+    asks for the final answer inside ``<answer></answer>`` tags. ``prompt_style="xml"``: the
+    question inside ``<question></question>`` tags, then ``XML_INSTRUCTION`` ("Write your final
+    answer inside <answer></answer> XML tags."). Small chat models (SmolLM2-135M-Instruct) ignore
+    the default wording and never write the tags, so every reply scores ``no_answer``; with the
+    xml wording they do. Only the prompt differs: the answer, scorer and reward are the same.
 Action
     The whole response. The last ``<answer>...</answer>`` span (stripped) is the answer, as in
     ``reasoning_gym.utils.extract_answer``; without one the verdict is ``no_answer``.
@@ -35,7 +39,8 @@ Episode end
     After one step (``terminated=True``).
 Version history
     v0: initial version. Verifier ``reasoning_gym/2`` (see ``info["versions"]``): binary by
-    default; under ``reasoning_gym/1`` partial credit was on by default.
+    default; under ``reasoning_gym/1`` partial credit was on by default. Later: the opt-in
+    ``prompt_style="xml"`` (the default prompt is unchanged).
 
 >>> import gymnasium, sppo_gym.envs
 >>> env = gymnasium.make("sppo_gym/ReasoningGym-v0", task="basic_arithmetic")
@@ -66,6 +71,12 @@ PROMPT_SUFFIX = (
     "\n\nGive only the final answer inside <answer></answer> tags, e.g. <answer>your answer</answer>, "
     "in the format the question asks for."
 )
+XML_INSTRUCTION = "Write your final answer inside <answer></answer> XML tags."
+#: ``prompt_style`` -> how the prompt is built from the question (the answer format asked for is the same).
+PROMPT_STYLES = {
+    "suffix": lambda question: question + PROMPT_SUFFIX,
+    "xml": lambda question: f"<question>{question}</question>\n{XML_INSTRUCTION}",
+}
 _RG_SEED_RANGE = 2**31  # reasoning-gym seeds feed Random() and sometimes numpy: keep them in int32
 
 
@@ -165,8 +176,11 @@ class ReasoningGymEnv(LeveledEnv, SingleStepEnv):
     def __init__(self, task: str = "basic_arithmetic", *, partial_credit: bool = False, split: str = "train",
                  dataset_seed: int = 0, size: int | None = None, timeout_s: float | None = None,
                  max_response_chars: int = MAX_RESPONSE_CHARS, render_mode: str | None = None,
-                 difficulty: int | list[int] | None = None, **config: Any):
+                 difficulty: int | list[int] | None = None, prompt_style: str = "suffix", **config: Any):
+        if not isinstance(prompt_style, str) or prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"prompt_style={prompt_style!r}; allowed: {sorted(PROMPT_STYLES)}")
         check_task_config(task, config)
+        self.prompt_style = prompt_style
         self.task = task
         self.config = dict(config)
         self.valid_levels = tuple(range(1, curriculum_levels(task) + 1))
@@ -205,4 +219,4 @@ class ReasoningGymEnv(LeveledEnv, SingleStepEnv):
         return self._sources[level]
 
     def build_prompt(self, problem: dict) -> str:
-        return problem["question"] + PROMPT_SUFFIX
+        return PROMPT_STYLES[self.prompt_style](problem["question"])
