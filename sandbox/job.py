@@ -9,6 +9,10 @@ from .limits import Limits
 
 #: Closed set of job statuses. ``sandbox_error`` is infrastructure, never a verdict on the job.
 STATUSES = ("ok", "error", "timeout", "memory", "output_limit", "sandbox_error")
+STARVED = "starved"
+"""Wire status of a job killed at its wall limit while starved of CPU (``cpu_share``); the pool
+retries such a job and reports ``sandbox_error`` if every attempt starves: never a ``JobResult``
+status a caller sees."""
 
 
 @dataclass(frozen=True)

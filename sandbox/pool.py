@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .job import Job, JobResult
+from .job import STARVED, Job, JobResult
 from .limits import ContainerLimits, Limits
 from .transport import ContainerDied, DockerTransport, LocalTransport, Transport, TransportError
 
@@ -117,7 +117,11 @@ class SandboxPool:
 
     # ---- public API ----------------------------------------------------------------------
     def run(self, job: Job) -> JobResult:
-        """Run one job; infrastructure failures are retried, then reported as sandbox_error."""
+        """Run one job; infrastructure failures are retried, then reported as sandbox_error.
+
+        A job that hit its wall limit while starved of CPU (``cpu_share``: it waited for a CPU
+        longer than it ran) is such a failure too: its wall time measured the host's load, not the
+        job. Retrying it usually succeeds (the retry also finds a warm container)."""
         limits = job.limits or self.limits
         if limits.memory_mb > self.container_limits.memory_mb - 128:
             raise ValueError(
@@ -139,6 +143,10 @@ class SandboxPool:
             try:
                 result = worker.execute(job, limits)
                 result.attempts = attempt
+                if result.status == STARVED:  # the host had no CPU for it: not the job's outcome
+                    last = f"the host was too busy: {result.detail}"
+                    self.stats["starved"] = self.stats.get("starved", 0) + 1
+                    continue
                 self.stats["jobs"] += 1
                 return result
             except TransportError as e:

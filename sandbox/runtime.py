@@ -18,7 +18,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from . import cpu_share
 from .channel import Channel, ChannelClosed, ChannelTimeout
+from .cpu_share import CpuShare, HostStarved
 from .protocol import FrameReader, encode
 
 __all__ = ["Candidate", "CandidateExited", "ChannelTimeout", "Completed", "JobContext"]
@@ -152,6 +154,7 @@ class Candidate:
         self.stderr = bytearray()
         self.home = home
         """The candidate's own directory (a random name; gone once the next fresh candidate starts)."""
+        self.host_busy_at_start = cpu_share.host_busy_s()
         for fd in (self.stdout_fd, self.stderr_fd):
             os.set_blocking(fd, False)
 
@@ -256,6 +259,18 @@ class Candidate:
                          limit == "timeout", limit)
 
     # ---- both ------------------------------------------------------------------------------
+    def cpu_share(self) -> CpuShare:
+        """CPU seconds the candidate's processes have run, and waited runnable for a CPU."""
+        return cpu_share.of_uids([self.cid], self.host_busy_at_start)
+
+    def raise_if_starved(self, waited_s: float) -> None:
+        """Call when a wait of ``waited_s`` seconds on this candidate timed out (before killing it):
+        raises ``HostStarved`` if the busy host, not the candidate, used that time, so the job is
+        retried instead of scoring the answer as a timeout."""
+        share = self.cpu_share()
+        if share.starved(waited_s):
+            raise HostStarved(f"candidate starved of CPU: {share.describe(waited_s)}")
+
     def kill(self) -> None:
         """SIGKILL the candidate and everything it started."""
         if self.returncode is None or not self.killed:

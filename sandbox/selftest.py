@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from .channel import Channel
+from .cpu_share import HostStarved
 from .runtime import JobContext
 
 
@@ -160,3 +161,36 @@ def isolation_report(payload: dict, ctx: JobContext) -> dict:
             "candidate_oom_score_adj": lines[0] if lines else None,
             "candidate_inet": lines[1] if len(lines) > 1 else None,
             "ipc_objects": ipc, "mqueue": sorted(os.listdir("/dev/mqueue")) if os.path.isdir("/dev/mqueue") else None}
+
+
+def spin_on_cpu0(args: dict, channel: Channel) -> None:
+    """Candidate that busy-loops on CPU 0 (for starvation tests); ``ready`` first."""
+    os.sched_setaffinity(0, {0})
+    channel.send({"ready": True})
+    while True:
+        pass
+
+
+def starved_candidate(payload: dict, ctx: JobContext) -> dict:
+    """Wait on a candidate while ``payload["others"]`` other candidates crowd CPU 0 with it (the
+    rest of a busy host, played by the job itself), then ask ``raise_if_starved``. With no others
+    the candidate runs its whole wait: a real timeout, reported as a value."""
+    others = [ctx.spawn(target=f"{__name__}:spin_on_cpu0", fresh=False) for _ in range(int(payload["others"]))]
+    for cand in others:
+        cand.recv(timeout=20.0)
+    cand = ctx.spawn(target=f"{__name__}:spin_on_cpu0", fresh=False)
+    cand.recv(timeout=20.0)  # its ready message: from here on it only spins
+    started = time.monotonic()
+    try:
+        cand.recv(timeout=float(payload.get("wait_s", 2.0)))
+    except TimeoutError:
+        waited = time.monotonic() - started
+        cand.raise_if_starved(waited)  # HostStarved: the job ends as starved
+        share = cand.cpu_share()
+        return {"starved": False, "run_s": share.run_s, "queued_s": share.queued_s, "waited_s": waited}
+    return {"error": "the spinning candidate answered"}
+
+
+def raise_host_starved(payload: dict, ctx: JobContext) -> dict:
+    """A judge that reports a starved wait on every attempt (pool retry tests)."""
+    raise HostStarved("test: starved on purpose")

@@ -32,7 +32,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cleanup, procsetup
+from . import cleanup, cpu_share, procsetup
+from .job import STARVED
 from .procsetup import child_env, close_all_but, drop_to, make_home, reset_signals, set_rlimits
 from .protocol import HEADER, FrameReader, encode, load_entry
 from .runtime import JobContext  # imported here so that forked jobs start with it loaded
@@ -77,6 +78,8 @@ class RunningJob:
     judge_status: int | None = None
     result_done: bool = False
     limit_hit: str | None = None
+    detail: str = ""
+    host_busy_at_start: float = field(default_factory=cpu_share.host_busy_s)
 
 
 class Server:
@@ -250,7 +253,12 @@ class Server:
             else:
                 job.result_done = True
         if job.status is None and time.monotonic() >= job.deadline:
-            self.stop(job, "timeout", f"wall time {job.limits['wall_s']} s exceeded")
+            share = cpu_share.of_uids([job.uid, *job.unswept], job.host_busy_at_start)
+            wall = time.monotonic() - job.started
+            if share.starved(wall):  # the host's fault, not the job's: the pool retries it
+                self.stop(job, STARVED, f"wall time {job.limits['wall_s']} s exceeded, but {share.describe(wall)}")
+            else:
+                self.stop(job, "timeout", f"wall time {job.limits['wall_s']} s exceeded ({share.describe(wall)})")
         if (job.result_done or job.status is not None) and job.judge_status is not None and not job.out_fds:
             self.finish(job)
         elif job.status is not None and job.judge_status is not None:
@@ -260,7 +268,7 @@ class Server:
             self.finish(job)
 
     def stop(self, job: RunningJob, status: str, detail: str) -> None:
-        job.status, job.limit_hit = status, status
+        job.status, job.limit_hit, job.detail = status, status, detail
         job.output["stderr"] += f"\n[sandbox] {detail}\n".encode()
         self.kill_uids([job.uid, *job.unswept])
 
@@ -269,13 +277,15 @@ class Server:
         # Nothing of the judge may outlive the job either: kill it too, and keep nothing.
         if self.kill_uids([*job.unswept, job.uid], sweep=[]):
             self.dirty = True
-        msg = {"status": job.status, "limit_hit": job.limit_hit}
+        msg = {"status": job.status, "limit_hit": job.limit_hit, "detail": job.detail}
         if job.status is None:
             msg = _parse_result(job.result_buf, job.judge_status)
         elapsed = time.monotonic() - job.started
         # Killing candidates is routine (kill_uids + sweep leave nothing behind); recycle only when a
         # limit ended the judge itself or cleanup could not prove the container clean.
-        recycle = self.dirty or msg.get("limit_hit") is not None
+        # A starved job ended the usual way (its processes killed and swept): keep the container
+        # warm for the retry, since a cold one is what starves first.
+        recycle = self.dirty or msg.get("limit_hit") not in (None, STARVED)
         msg.update(
             id=job.job_id,
             elapsed=elapsed,
@@ -517,6 +527,8 @@ def _run_judge(func: Any, payload: dict, ctrl: socket.socket, home: str, deadlin
         msg = {"status": "ok", "value": func(payload, ctx)}
     except MemoryError:
         msg = {"status": "memory", "limit_hit": "memory", "detail": "judge ran out of memory"}
+    except cpu_share.HostStarved as e:
+        msg = {"status": STARVED, "limit_hit": STARVED, "detail": str(e)[:500]}
     except BaseException as e:
         tb = traceback.format_exc(limit=-6)
         msg = {"status": "error", "detail": f"{type(e).__name__}: {e}"[:500], "traceback": tb[-4000:]}

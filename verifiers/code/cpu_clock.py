@@ -9,29 +9,17 @@ busy machine does not add to it (unlike wall time).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
+
+from sppo_gym.sandbox.cpu_share import pids_of_uids
 
 _CPUCLOCK_SCHED = 2
 
 
 def pids_of_uid(uid: int) -> list[int]:
     """Live processes of ``uid`` (from /proc/*/status)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status", "rb") as f:
-                for line in f:
-                    if line.startswith(b"Uid:"):
-                        if int(line.split()[1]) == uid:
-                            out.append(int(name))
-                        break
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
+    return pids_of_uids([uid])
 
 
 def process_clock(pid: int) -> Callable[[], float]:

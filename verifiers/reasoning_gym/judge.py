@@ -6,7 +6,10 @@ that builds the task's dataset from (task, config, seed) and calls its own ``sco
 the entry the host pickled (made by trusted code on the host, never by the model; rebuilding it
 here is not always reproducible: some generators depend on ``PYTHONHASHSEED``). Scorers run in a candidate, not in the judge, because several of them
 ``eval``/``sympify`` the answer text (countdown, puzzle24, integration, ...): that is model text.
-The candidate's reply is only a claim; the judge checks it is a float in [0, 1].
+The candidate's reply is only a claim; the judge checks it is a float in [0, 1]. When scoring
+runs out of time while the host starved the scorer of CPU (a cold container on a loaded machine),
+the job is handed back to the pool to retry (``raise_if_starved``): a correct answer is never
+scored 0 because the machine was busy.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import base64
 import math
 import pickle
+import time
 from typing import Any
 
 import reasoning_gym  # imported at module level so the pool's job server preloads it
@@ -51,9 +55,11 @@ def judge(payload: dict, ctx: Any) -> dict:
         "task": payload["task"], "config": payload["config"], "seed": payload["seed"], "answer": answer,
         "entry": payload.get("entry"),
     })
+    started = time.monotonic()
     try:
         reply = cand.recv(timeout=max(0.0, ctx.time_left() - 0.2))
     except TimeoutError:
+        cand.raise_if_starved(time.monotonic() - started)  # a busy host is not the answer's fault
         return {"reward": 0.0, "verdict": "timeout", "detail": f"scoring {shown!r} ran out of time"}
     except EOFError:
         return {"reward": 0.0, "verdict": "judge_error", "detail": f"the scorer process died scoring {shown!r}"}
