@@ -6,7 +6,7 @@ processes compete for the CPUs, and counts the verdicts. A verifier that is righ
 but pays for the host's load shows ``timeout`` here; the intended outcome is ``correct``, with
 ``sandbox_error`` (dropped by every consumer, never a 0) only when even the retries starve.
 
-    python benchmarks/judge_under_load.py --load 16 --n 8 --batches 3 --out runs/judge_under_load.json
+    python benchmarks/judge_under_load.py --load 8 --n 8 --batches 2 --out runs/judge_under_load.json
 """
 
 from __future__ import annotations
@@ -22,12 +22,15 @@ import typer
 
 
 def _spin() -> None:
+    # Each spinner in a session of its own: Linux shares CPU time between sessions (autogroups)
+    # before processes, so spinners in one session would weigh as one busy process.
+    os.setsid()
     while True:
         pass
 
 
 def main(
-    load: int = typer.Option(16, help="busy processes competing for the CPUs while answers are judged"),
+    load: int = typer.Option(8, help="busy processes (each its own session) competing for the CPUs"),
     n: int = typer.Option(8, help="environments in the vector env (answers per batch)"),
     batches: int = typer.Option(3, help="batches of n answers; the first meets cold containers"),
     task: str = typer.Option("chain_sum", help="reasoning-gym task"),
@@ -50,10 +53,13 @@ def main(
             t0 = time.monotonic()
             _, reward, _, _, step_info = envs.step([f"<answer>{a}</answer>" for a in info["answer"]])
             verdicts = dict(Counter(map(str, step_info["verdict"])))
+            wrong = sorted({str(d) for v, d in zip(step_info["verdict"], step_info["detail"], strict=True)
+                            if v != "correct"})
             rows.append({"batch": b, "seconds": round(time.monotonic() - t0, 1), "verdicts": verdicts,
-                         "mean_reward": float(reward.mean()), "loadavg_1m": os.getloadavg()[0]})
+                         "mean_reward": float(reward.mean()), "loadavg_1m": os.getloadavg()[0],
+                         "details_not_correct": wrong[:8]})
             print(f"batch {b}: {verdicts} mean reward {reward.mean():.2f} in {rows[-1]['seconds']} s "
-                  f"(load {rows[-1]['loadavg_1m']:.1f})", flush=True)
+                  f"(load {rows[-1]['loadavg_1m']:.1f}) {wrong[:2]}", flush=True)
     finally:
         for p in spinners:
             p.kill()

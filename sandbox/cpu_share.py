@@ -3,7 +3,8 @@
 A wall-clock limit cannot tell a job that computed for its whole ``wall_s`` from one that spent it
 queued behind other work on a busy host: both hit the limit. The kernel keeps, for every thread,
 the nanoseconds it ran on a CPU and the nanoseconds it was runnable but waiting for one
-(``run_delay``). Summed over a job's processes at the moment the limit hits, they separate the two:
+(``run_delay``). Summed over the container's processes (the job and the server and zygote that
+serve it) from the job's start to the moment the limit hits, they separate the two:
 
 * a job that *ran* (a loop, a huge computation) shows run time close to the wall time;
 * a job that *slept* (``time.sleep``, a blocked read) shows neither: its own doing, a real timeout;
@@ -51,7 +52,7 @@ class CpuShare:
         return self.queued_s >= half and self.run_s < half and self.others_s >= STARVED_FRACTION * self.queued_s
 
     def describe(self, wall_s: float) -> str:
-        return (f"in {wall_s:.1f} s the job's processes ran {self.run_s:.2f} s on a CPU and waited "
+        return (f"in {wall_s:.1f} s the container's processes ran {self.run_s:.2f} s on a CPU and waited "
                 f"{self.queued_s:.2f} s for one; other processes ran {self.others_s:.2f} s")
 
 
@@ -99,12 +100,22 @@ def pids_of_uids(uids: Iterable[int]) -> list[int]:
     return out
 
 
-def of_uids(uids: Iterable[int], host_busy_at_start: float) -> CpuShare:
-    """The summed share of every live process of ``uids`` (a job's judge and its candidates),
-    with what the rest of the host ran since ``host_busy_at_start`` (a ``host_busy_s()`` reading
-    taken when they started)."""
+def snapshot() -> dict[int, CpuShare]:
+    """Every visible process's share so far: in a container, the job server, the zygote, the
+    judge and the candidates (a pid namespace of their own); on the local backend, the host's."""
+    return {int(name): of_pid(int(name)) for name in os.listdir("/proc") if name.isdigit()}
+
+
+def since(before: dict[int, CpuShare], host_busy_at_start: float) -> CpuShare:
+    """What the visible processes ran and queued since ``before`` (a ``snapshot()``), and what
+    the rest of the host ran since ``host_busy_at_start`` (a ``host_busy_s()`` reading).
+
+    Counting the container's own infrastructure too (the server that forks and watches the job,
+    the zygote that forks its candidates) matters: a starved job often spends its time blocked
+    on a starved server, not queued itself."""
     total = CpuShare()
-    for pid in pids_of_uids(uids):
-        total += of_pid(pid)
+    for pid, now in snapshot().items():
+        then = before.get(pid, CpuShare())
+        total += CpuShare(max(0.0, now.run_s - then.run_s), max(0.0, now.queued_s - then.queued_s))
     others = max(0.0, host_busy_s() - host_busy_at_start - total.run_s)
     return CpuShare(total.run_s, total.queued_s, others)

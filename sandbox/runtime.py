@@ -155,6 +155,7 @@ class Candidate:
         self.home = home
         """The candidate's own directory (a random name; gone once the next fresh candidate starts)."""
         self.host_busy_at_start = cpu_share.host_busy_s()
+        self.cpu_before = cpu_share.snapshot()
         for fd in (self.stdout_fd, self.stderr_fd):
             os.set_blocking(fd, False)
 
@@ -260,8 +261,9 @@ class Candidate:
 
     # ---- both ------------------------------------------------------------------------------
     def cpu_share(self) -> CpuShare:
-        """CPU seconds the candidate's processes have run, and waited runnable for a CPU."""
-        return cpu_share.of_uids([self.cid], self.host_busy_at_start)
+        """Since this candidate started: CPU seconds the container's processes ran and waited
+        runnable for a CPU, and what the rest of the host ran."""
+        return cpu_share.since(self.cpu_before, self.host_busy_at_start)
 
     def raise_if_starved(self, waited_s: float) -> None:
         """Call when a wait of ``waited_s`` seconds on this candidate timed out (before killing it):

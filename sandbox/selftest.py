@@ -171,24 +171,28 @@ def spin_on_cpu0(args: dict, channel: Channel) -> None:
         pass
 
 
+def sleep_forever(args: dict, channel: Channel) -> None:
+    """Candidate that never answers and never runs (for starvation tests); ``ready`` first."""
+    channel.send({"ready": True})
+    time.sleep(3600)
+
+
 def starved_candidate(payload: dict, ctx: JobContext) -> dict:
-    """Wait on a candidate while ``payload["others"]`` other candidates crowd CPU 0 with it (the
-    rest of a busy host, played by the job itself), then ask ``raise_if_starved``. With no others
-    the candidate runs its whole wait: a real timeout, reported as a value."""
-    others = [ctx.spawn(target=f"{__name__}:spin_on_cpu0", fresh=False) for _ in range(int(payload["others"]))]
-    for cand in others:
-        cand.recv(timeout=20.0)
-    cand = ctx.spawn(target=f"{__name__}:spin_on_cpu0", fresh=False)
-    cand.recv(timeout=20.0)  # its ready message: from here on it only spins
+    """Wait ``wait_s`` on a candidate that never answers (it spins on CPU 0, or sleeps with
+    ``sleep``), then ask ``raise_if_starved``: ``HostStarved`` ends the job as starved; otherwise
+    the figures come back as the value."""
+    target = "sleep_forever" if payload.get("sleep") else "spin_on_cpu0"
+    cand = ctx.spawn(target=f"{__name__}:{target}")
+    cand.recv(timeout=30.0)  # its ready message: from here on it only spins or sleeps
     started = time.monotonic()
     try:
         cand.recv(timeout=float(payload.get("wait_s", 2.0)))
     except TimeoutError:
         waited = time.monotonic() - started
-        cand.raise_if_starved(waited)  # HostStarved: the job ends as starved
+        cand.raise_if_starved(waited)
         share = cand.cpu_share()
         return {"starved": False, "run_s": share.run_s, "queued_s": share.queued_s, "waited_s": waited}
-    return {"error": "the spinning candidate answered"}
+    return {"error": "the candidate answered"}
 
 
 def raise_host_starved(payload: dict, ctx: JobContext) -> dict:

@@ -80,6 +80,7 @@ class RunningJob:
     limit_hit: str | None = None
     detail: str = ""
     host_busy_at_start: float = field(default_factory=cpu_share.host_busy_s)
+    cpu_before: dict[int, cpu_share.CpuShare] = field(default_factory=cpu_share.snapshot)
 
 
 class Server:
@@ -253,12 +254,13 @@ class Server:
             else:
                 job.result_done = True
         if job.status is None and time.monotonic() >= job.deadline:
-            share = cpu_share.of_uids([job.uid, *job.unswept], job.host_busy_at_start)
-            wall = time.monotonic() - job.started
+            share = cpu_share.since(job.cpu_before, job.host_busy_at_start)
+            wall = float(job.limits["wall_s"])  # the time it was owed; the server itself may notice late
+            took = f"{time.monotonic() - job.started:.1f} s"
             if share.starved(wall):  # the host's fault, not the job's: the pool retries it
-                self.stop(job, STARVED, f"wall time {job.limits['wall_s']} s exceeded, but {share.describe(wall)}")
+                self.stop(job, STARVED, f"wall time {wall:g} s exceeded after {took}, but {share.describe(wall)}")
             else:
-                self.stop(job, "timeout", f"wall time {job.limits['wall_s']} s exceeded ({share.describe(wall)})")
+                self.stop(job, "timeout", f"wall time {wall:g} s exceeded after {took} ({share.describe(wall)})")
         if (job.result_done or job.status is not None) and job.judge_status is not None and not job.out_fds:
             self.finish(job)
         elif job.status is not None and job.judge_status is not None:
