@@ -103,46 +103,17 @@ class HeldOutScores:
     """Per-problem held-out rewards (for standard errors): greedy, and sampled at a fixed seed."""
 
     def __init__(self, args: argparse.Namespace):
-        import gymnasium as gym
+        from sppo_gym.trainer.evaluation.held_out import HeldOut
 
-        self.n, self.batch = args.eval_n, min(args.eval_batch_size, args.eval_n)
-        self.max_new_tokens, self.temperature = args.eval_max_new_tokens, 1.0
-        self.envs = gym.make_vec(args.env, num_envs=self.batch, **{**json.loads(args.env_kwargs), "split": "test"})
+        self.n = args.eval_n
+        self.held_out = HeldOut(args.env, json.loads(args.env_kwargs), args.eval_n, args.eval_batch_size,
+                                args.eval_max_new_tokens)
 
     def rewards(self, model: Any, tok: Any, *, greedy: bool, seed: int = 0) -> dict[str, Any]:
-        """Rewards (n,) of one response per problem (NaN for a sandbox error) and verdict counts.
-
-        Sampling runs under ``fork_rng`` so an evaluation never moves the training's RNG streams."""
-        from collections import Counter
-
-        import numpy as np
-        import torch
-        from sppo_gym.trainer.rollout import decode, encode_prompts, generate
-
-        out = np.full(self.n, np.nan)  # (n,)
-        verdicts: Counter[str] = Counter()
-        samples: list[dict[str, Any]] = []
-        device = next(model.parameters()).device
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            for start in range(0, self.n, self.batch):
-                k = min(self.batch, self.n - start)
-                index = [start + (i % k) for i in range(self.batch)]  # pad the last batch by repeats
-                prompts, _ = self.envs.reset(options={"index": index})
-                enc = encode_prompts(tok, list(prompts), 512, device)
-                ids, mask = generate(model, tok, enc, max_new_tokens=self.max_new_tokens, greedy=greedy,
-                                     temperature=self.temperature)
-                responses = decode(tok, ids, mask)
-                _, r, _, _, infos = self.envs.step(responses)
-                for i in range(k):
-                    verdict = str(infos["verdict"][i])
-                    verdicts[verdict] += 1
-                    if verdict != "sandbox_error":
-                        out[start + i] = float(r[i])
-                    if start + i < 3:
-                        samples.append({"index": start + i, "prompt": str(prompts[i]), "response": responses[i],
-                                        "verdict": verdict})
-        return {"rewards": out, "verdicts": dict(sorted(verdicts.items())), "samples": samples}
+        """Rewards (n,) of one response per problem (NaN for a sandbox error) and verdict counts."""
+        scored = self.held_out.score(model, tok, greedy=greedy, temperature=1.0, seed=seed, n_samples=3)
+        samples = [{k: v for k, v in s.items() if k != "reward"} for s in scored.samples]
+        return {"rewards": scored.rewards, "verdicts": scored.verdicts, "samples": samples}
 
     def greedy(self, model: Any, tok: Any) -> dict[str, Any]:
         """Greedy accuracy with its standard error over problems."""
@@ -158,7 +129,7 @@ class HeldOutScores:
         return {**mean_se(per_problem), "samples_per_problem": k}
 
     def close(self) -> None:
-        self.envs.close()
+        self.held_out.close()
 
 
 def mean_se(values: Any) -> dict[str, Any]:

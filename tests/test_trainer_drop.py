@@ -147,3 +147,29 @@ def test_held_out_evaluation_of_only_sandbox_errors_fails_loudly(tmp_path):
     with pytest.raises(RuntimeError, match="every held-out response hit a sandbox error"):
         train(cfg)
 
+
+
+def test_held_out_score_keeps_each_problems_reward_and_samples_under_its_own_seed():
+    """Per-problem rewards (NaN where the sandbox failed) for standard errors; a seeded sampled
+    pass gives the same answers twice, other answers under another seed, and leaves the caller's
+    torch RNG where it was."""
+    import torch
+    from sppo_gym.trainer.evaluation.held_out import HeldOut
+    from sppo_gym.trainer.models import load_policy
+
+    model, tok = load_policy("tiny-random")
+    held = HeldOut(SLOTS, {"fail_slots": [1]}, n=5, batch_size=3, max_new_tokens=6)
+    try:
+        greedy = held.score(model, tok, greedy=True)
+        assert np.isnan(greedy.rewards[[1, 4]]).all()
+        assert greedy.rewards[[0, 2, 3]].tolist() == [reward_of(i) for i in (0, 2, 3)]
+        assert greedy.accuracy == pytest.approx(np.mean([reward_of(i) for i in (0, 2, 3)]))
+        assert greedy.verdicts == {"correct": 3, SANDBOX_ERROR: 2}
+        torch.manual_seed(123)
+        state = torch.random.get_rng_state()
+        answers = [[s["response"] for s in held.score(model, tok, greedy=False, seed=seed, n_samples=5).samples]
+                   for seed in (7, 7, 8)]
+        assert torch.equal(torch.random.get_rng_state(), state)
+        assert answers[0] == answers[1] and answers[0] != answers[2]
+    finally:
+        held.close()
