@@ -63,11 +63,15 @@ def main(
     finally:
         for p in spinners:
             p.kill()
+        from sppo_gym.sandbox import get_pool
+
+        pool_stats = dict(get_pool().stats)  # "starved": attempts retried because the host starved them
         envs.close()
     total = sum((Counter(r["verdicts"]) for r in rows), Counter())
     result = {"task": task, "difficulty": difficulty, "n": n, "batches": batches, "load": load,
-              "cpus": os.cpu_count(), "timeout_s": timeout_s, "verdicts": dict(total), "rows": rows}
-    print(json.dumps({"verdicts": dict(total)}))
+              "cpus": os.cpu_count(), "timeout_s": timeout_s, "verdicts": dict(total), "pool_stats": pool_stats,
+              "rows": rows}
+    print(json.dumps({"verdicts": dict(total), "pool_stats": pool_stats}))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
