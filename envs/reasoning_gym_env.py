@@ -19,7 +19,8 @@ Observation
     question inside ``<question></question>`` tags, then ``XML_INSTRUCTION`` ("Write your final
     answer inside <answer></answer> XML tags."). Small chat models (SmolLM2-135M-Instruct) ignore
     the default wording and never write the tags, so every reply scores ``no_answer``; with the
-    xml wording they do. Only the prompt differs: the answer, scorer and reward are the same.
+    xml wording 12-100 of 100 greedy replies carry them (9 tasks screened at difficulty 1). Only
+    the prompt differs: the answer, scorer and reward are the same.
 Action
     The whole response. The last ``<answer>...</answer>`` span (stripped) is the answer, as in
     ``reasoning_gym.utils.extract_answer``; without one the verdict is ``no_answer``.
