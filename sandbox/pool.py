@@ -119,9 +119,10 @@ class SandboxPool:
     def run(self, job: Job) -> JobResult:
         """Run one job; infrastructure failures are retried, then reported as sandbox_error.
 
-        A job that hit its wall limit while starved of CPU (``cpu_share``: it waited for a CPU
-        longer than it ran) is such a failure too: its wall time measured the host's load, not the
-        job. Retrying it usually succeeds (the retry also finds a warm container)."""
+        A job that ran out of wall time while the host starved it of CPU (``cpu_share``: it
+        waited for a CPU at least half the time and ran less than half, while others had the CPU)
+        is such a failure too: its wall time measured the host's load, not the job. Retrying it
+        usually succeeds (the retry also finds a warm container)."""
         limits = job.limits or self.limits
         if limits.memory_mb > self.container_limits.memory_mb - 128:
             raise ValueError(
