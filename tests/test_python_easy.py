@@ -111,3 +111,29 @@ def test_env_step_pays_the_canonical_solution_through_the_gym_api(sandbox_pool):
     _, reward, _, _, info = env.step("I am not sure how to write this function.")
     assert reward == 0.0 and info["verdict"] != "passed"
     env.close()
+
+
+# Wrong programs that passed the first version of these tests. The first four were written by
+# SPPO-trained policies (read in their held-out answers); the rest are the same kinds of slip on
+# problems whose tests had the same gap. Each must now fail.
+NEAR_MISSES = {
+    "count_negatives": "def count_negatives(nums):\n    return len(set(x for x in nums if x < 0))\n",
+    "strip_whitespace": "def strip_whitespace(s):\n    return s.strip().join(s.split())\n",
+    "remove_vowels": "def remove_vowels(s):\n    return ''.join(c for c in s if c not in 'aeiou-')\n",
+    "round_to_int": "def round_to_int(x):\n    return round(x, 0)\n",
+    "count_vowels": "def count_vowels(s):\n    return sum(c in 'aeiouAEIOU' for c in s)\n",
+    "remove_spaces": "def remove_spaces(s):\n    return ''.join(s.split())\n",
+    "is_uppercase": "def is_uppercase(s):\n    return s == s.upper()\n",
+}
+
+
+@pytest.mark.docker
+def test_near_miss_programs_fail(sandbox_pool):
+    by_entry = {r["entry_point"]: r for r in ALL}
+    assert set(NEAR_MISSES) <= set(by_entry)
+    v = get_verifier("python_tests", timeout_s=30.0)
+    items = [(_fenced(code), by_entry[name]) for name, code in NEAR_MISSES.items()]
+    scores = v.verify_batch(items)
+    paid = [name for name, s in zip(NEAR_MISSES, scores, strict=True) if s.reward != 0.0]
+    assert not paid, paid
+    assert all(s.verdict == "failed" for s in scores), [s.verdict for s in scores]
