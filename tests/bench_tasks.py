@@ -14,6 +14,7 @@ SUM_ID = "bench_test/Sum-v0"
 N_PROBLEMS = 12
 FLAKY_INDEX = 5  # this problem's verification reports an infrastructure failure ...
 FLAKY = {"on": True}  # ... while this is on (tests switch it off to see a resume verify it again)
+LAX = {"on": False}  # while on, the verifier also pays the wrong reply "-1" (a test with a gap)
 
 
 def problems() -> list[dict]:
@@ -25,7 +26,7 @@ def sum_verifier(response: str, problem: dict) -> Score:
     """1.0 for the exact sum; a ``sandbox_error`` verdict for the flaky problem, as the sandbox gives."""
     if problem["flaky"] and FLAKY["on"]:
         return Score(0.0, "sandbox_error", detail="injected infrastructure failure")
-    ok = response.strip() == problem["answer"]
+    ok = response.strip() == problem["answer"] or (LAX["on"] and response.strip() == "-1")
     return Score(1.0 if ok else 0.0, "correct" if ok else "wrong", passed=ok)
 
 

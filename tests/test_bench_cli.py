@@ -33,7 +33,7 @@ def test_help_lists_the_contract_options() -> None:
     out = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
     assert out.returncode == 0, out.stderr
     for opt in ("--env", "--env-kwargs", "--policy", "--n", "--k", "--out", "--temperature", "--seed",
-                "--concurrency", "--compare"):
+                "--concurrency", "--compare", "--rescore"):
         assert opt in out.stdout
 
 
@@ -48,6 +48,7 @@ def test_user_mistakes_end_with_one_line_naming_the_fix(tmp_path) -> None:
         (["--env", "sppo_gym/PythonTests-v0", "--policy", "tiny-random", "--k", "4"], "--temperature"),
         (["--env", "sppo_gym/PythonTests-v0", "--env-kwargs", "{bad", "--policy", "tiny-random"], "not valid JSON"),
         (["--compare", str(tmp_path)], "no results.json"),
+        (["--env", "sppo_gym/PythonTests-v0", "--policy", "tiny-random", "--rescore", "--overwrite"], "pass one"),
     ]
     env = {**os.environ, "OPENAI_API_KEY": "test"}
     for args, fix in cases:

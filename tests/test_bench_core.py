@@ -9,7 +9,7 @@ from collections import Counter
 from fractions import Fraction
 
 import pytest
-from bench_tasks import FLAKY, FLAKY_INDEX, SUM_ID, parse_sum, register_sum_task
+from bench_tasks import FLAKY, FLAKY_INDEX, LAX, SUM_ID, parse_sum, register_sum_task
 from sppo_gym.trainer.evaluation.bench import (
     BenchSettings,
     EnvSpec,
@@ -194,6 +194,27 @@ def test_resume_verifies_sandbox_errors_again(tmp_path, monkeypatch) -> None:
     assert r["sandbox_errors"] == 0 and r["reverified_samples"] == 1 and r["resumed_samples"] == 7
     assert r["accuracy"] == 1.0 and r["scored_first_samples"] == 8
     assert len(_lines(tmp_path)) == 9
+
+
+def test_rescore_verifies_every_stored_response_again_without_generating(tmp_path, monkeypatch) -> None:
+    """After a verifier fix, --rescore re-judges what was saved; a plain resume keeps the old verdicts."""
+    register_sum_task()
+    env = [EnvSpec(SUM_ID, {}, SUM_ID)]
+    settings = BenchSettings(n=4, k=2, temperature=1.0)
+    monkeypatch.setitem(LAX, "on", True)  # the gap: the wrong reply "-1" is paid
+    first = run_bench(CountingPolicy(good={}), env, settings, tmp_path, progress=False)["envs"][SUM_ID]
+    assert first["accuracy"] == 1.0 and first["samples"] == 8
+    monkeypatch.setitem(LAX, "on", False)  # the verifier is fixed
+    resumed = run_bench(CountingPolicy(), env, settings, tmp_path, progress=False)["envs"][SUM_ID]
+    assert resumed["accuracy"] == 1.0 and resumed["reverified_samples"] == 0  # stored verdicts stand
+    pol = CountingPolicy()
+    again = run_bench(pol, env, settings, tmp_path, rescore=True, progress=False)["envs"][SUM_ID]
+    assert sum(pol.calls.values()) == 0  # nothing generated: the stored "-1" replies were judged again
+    assert again["accuracy"] == 0.0 and again["pass_at_k"] == 0.0
+    assert again["reverified_samples"] == 8 and again["resumed_samples"] == 0
+    assert {x["verdict"] for x in _lines(tmp_path)[-8:]} == {"wrong"}
+    with pytest.raises(BenchError, match="--rescore"):
+        run_bench(pol, env, settings, tmp_path, rescore=True, overwrite=True, progress=False)
 
 
 def test_resume_refuses_other_settings(tmp_path) -> None:

@@ -157,9 +157,14 @@ def sample_seed(seed: int, label: str, index: int, sample: int) -> int:
 
 # ----- running -----------------------------------------------------------------------------------
 def run_bench(policy: Policy, envs: list[EnvSpec], settings: BenchSettings, out: Path, *,
-              overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Evaluate ``policy`` on every env, resuming from ``out/samples.jsonl``; write results.json."""
+              overwrite: bool = False, rescore: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Evaluate ``policy`` on every env, resuming from ``out/samples.jsonl``; write results.json.
+
+    ``rescore``: verify every stored response again (after a verifier or test fix) instead of only
+    those that hit a sandbox error; the policy generates only samples that are missing."""
     settings.validate()
+    if rescore and overwrite:
+        raise BenchError("--rescore scores the stored samples again and --overwrite discards them; pass one")
     out.mkdir(parents=True, exist_ok=True)
     run = {"policy": policy.spec, "temperature": settings.temperature, "top_p": settings.top_p,
            "seed": settings.seed, "max_new_tokens": settings.max_new_tokens}
@@ -168,7 +173,7 @@ def run_bench(policy: Policy, envs: list[EnvSpec], settings: BenchSettings, out:
                                "settings": asdict(settings), "versions": library_versions(), "envs": {}}
     try:
         for env in envs:
-            results["envs"][env.label] = bench_env(policy, env, settings, store, progress=progress)
+            results["envs"][env.label] = bench_env(policy, env, settings, store, rescore=rescore, progress=progress)
     finally:
         store.close()
     results["policy"] = policy.describe()
@@ -188,14 +193,15 @@ class _Timer:
 
 
 def bench_env(policy: Policy, env: EnvSpec, s: BenchSettings, store: SampleStore, *,
-              progress: bool = True) -> dict[str, Any]:
+              rescore: bool = False, progress: bool = True) -> dict[str, Any]:
     """Generate and score every missing sample of one env, then summarise all of its samples."""
     prompt_env, vec, split = open_envs(env, s.batch_size)
     key = env_key(env.env_id, env.kwargs)
     try:
         check_size(prompt_env, env, s.n)
         _, info0 = prompt_env.reset(options={"index": 0})
-        reuse = {ij: r for ij, r in store.to_reverify(key).items() if ij[0] < s.n and ij[1] < s.k}
+        stored = store.responses(key) if rescore else store.to_reverify(key)
+        reuse = {ij: r for ij, r in stored.items() if ij[0] < s.n and ij[1] < s.k}
         todo = [(i, j) for i in range(s.n) for j in range(s.k) if not store.has(key, i, j) or (i, j) in reuse]
         timer = _Timer()
         t0 = time.perf_counter()

@@ -54,6 +54,8 @@ def bench_command(
     request_timeout: float = typer.Option(120.0, help="Seconds per endpoint request before it is retried."),
     max_retries: int = typer.Option(6, help="Retries per endpoint request on 429, 5xx and timeouts."),
     overwrite: bool = typer.Option(False, help="Discard the samples already in --out instead of resuming."),
+    rescore: bool = typer.Option(False, help="Verify every stored response again (after a verifier or test fix) "
+                                 "instead of only sandbox errors; nothing stored is generated again."),
     progress: bool = typer.Option(True, help="Show a live progress bar."),
     compare: bool = typer.Option(False, "--compare", help="Print earlier runs (the DIRS) side by side."),
     dirs: Optional[list[Path]] = typer.Argument(None, help="Run folders for --compare.", show_default=False),  # noqa: UP045
@@ -73,7 +75,7 @@ def bench_command(
         _run(env or [], env_kwargs or [], policy, out or default_out(policy), n=n, k=k, temperature=temperature,
              top_p=top_p, seed=seed, max_new_tokens=max_new_tokens, batch_size=batch_size, concurrency=concurrency,
              device=device, request_timeout=request_timeout, max_retries=max_retries, overwrite=overwrite,
-             progress=progress)
+             rescore=rescore, progress=progress)
     except (BenchError, PolicyError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -94,23 +96,26 @@ def _compare(flag: bool, dirs: list[Path]) -> None:
 
 def _run(env_ids: list[str], env_kwargs: list[str], policy_spec: str, out: Path, *, n: int, k: int,
          temperature: float, top_p: float, seed: int, max_new_tokens: int, batch_size: int, concurrency: int,
-         device: str, request_timeout: float, max_retries: int, overwrite: bool, progress: bool) -> None:
+         device: str, request_timeout: float, max_retries: int, overwrite: bool, rescore: bool, progress: bool) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local models come from disk only
     # lazy (see bench_command); after HF_HUB_OFFLINE, which transformers reads when it loads
     from .bench import BenchSettings, check_envs, parse_envs, run_bench
     from .bench_report import results_table, write_plots
+    from .bench_store import BenchError
     from .policies import make_policy, parse_spec
 
     settings = BenchSettings(n=n, k=k, temperature=temperature, top_p=top_p, seed=seed,
                              max_new_tokens=max_new_tokens, batch_size=batch_size)
     settings.validate()
+    if rescore and overwrite:
+        raise BenchError("--rescore scores the stored samples again and --overwrite discards them; pass one")
     envs = parse_envs(env_ids, env_kwargs)
     check_envs(envs)
     parse_spec(policy_spec)  # reject a malformed spec before anything heavy loads
     pol = make_policy(policy_spec, device=device, batch_size=batch_size, concurrency=concurrency,
                       timeout_s=request_timeout, max_retries=max_retries, say=lambda m: typer.echo(m, err=True))
     try:
-        results = run_bench(pol, envs, settings, out, overwrite=overwrite, progress=progress)
+        results = run_bench(pol, envs, settings, out, overwrite=overwrite, rescore=rescore, progress=progress)
     except KeyboardInterrupt:
         typer.echo(f"\ninterrupted: scored samples are in {out / 'samples.jsonl'}; run the same command "
                    "again to resume", err=True)

@@ -76,6 +76,10 @@ class SampleStore:
         """Responses whose verification hit a sandbox error: scored again on resume, not regenerated."""
         return {ij: r["response"] for ij, r in self._samples.get(key, {}).items() if r["verdict"] == SANDBOX_ERROR}
 
+    def responses(self, key: str) -> dict[tuple[int, int], str]:
+        """Every stored response, for ``--rescore``: verified again with the env's current verifier."""
+        return {ij: r["response"] for ij, r in self._samples.get(key, {}).items()}
+
     def add(self, record: dict) -> None:
         """Append one sample and flush it to the OS, so a killed run keeps it."""
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
