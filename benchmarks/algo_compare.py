@@ -235,12 +235,23 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     model, tok = load_policy(args.model, "cuda" if cuda else "cpu")
     held = HeldOutScores(args) if args.eval_n else None
     points = sorted(float(p) for p in str(args.points).split(",") if p)
-    dataset, reward = trl_task(args.env, 20_000, seed=args.seed, **json.loads(args.env_kwargs))
+    dataset, env_reward = trl_task(args.env, 20_000, seed=args.seed, **json.loads(args.env_kwargs))
     base = json.loads((Path(args.out) / "base.json").read_text()) if held else None
     curve: list[dict[str, Any]] = [{"t": 0.0, "step": 0, **{k: base["greedy"][k] for k in ("accuracy", "se", "n")}}] \
         if base else []
-    state = {"wall": 0.0, "t0": 0.0, "last": 0.0, "tokens": 0.0, "points": points}
+    state = {"wall": 0.0, "t0": 0.0, "w0": 0.0, "waited": 0.0, "last": 0.0, "tokens": 0.0, "points": points}
     budget = args.budget_s
+
+    def reward(*a: Any, **kw: Any) -> list[float | None]:
+        """The env's reward, timed: its wait on the sandbox counts on the training clock, as
+        ``verify_s`` does in :func:`step_clock` (its CPU time is already in process_time)."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            return env_reward(*a, **kw)
+        finally:
+            state["waited"] += max(0.0, (time.perf_counter() - t0) - (time.process_time() - c0))
+
+    reward.__name__ = env_reward.__name__  # TRL logs a reward under its function's name
 
     class Budget(TrainerCallback):
         """Counts training time only; evaluates at the points; stops before a step would pass the budget.
@@ -248,10 +259,10 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         A generation covers two optimiser steps, so the stop is checked after every second one."""
 
         def on_step_begin(self, targs: Any, tstate: Any, control: Any, **kw: Any) -> None:
-            state["t0"] = time.process_time()  # CPU seconds, like step_clock (reward waits not added)
+            state["t0"], state["w0"] = time.process_time(), state["waited"]  # the clock of step_clock
 
         def on_step_end(self, targs: Any, tstate: Any, control: Any, **kw: Any) -> None:
-            dt = time.process_time() - state["t0"]
+            dt = time.process_time() - state["t0"] + state["waited"] - state["w0"]
             state["wall"] += dt
             if tstate.global_step % 2:
                 state["last"] = dt
@@ -270,6 +281,9 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict[str, Any]:
                 state["tokens"] += logs["completions/mean_length"] * args.prompts * args.group_size / 2
 
     g = shapes("trl-grpo", args.prompts, args.group_size)
+    # as warm_up() does for our trainer: start the sandbox before the clock, scoring one generation
+    # batch of empty replies (TRL scores a whole generation batch per reward call)
+    env_reward(completions=[""] * g["batch_size"], task_id=dataset["task_id"][: g["batch_size"]])
     steps_cap = getattr(args, "steps", None)
     config = GRPOConfig(
         output_dir=str(out), per_device_train_batch_size=g["minibatch_size"], steps_per_generation=2,
@@ -281,7 +295,7 @@ def run_trl(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     trainer = GRPOTrainer(model=model, processing_class=tok, reward_funcs=reward, train_dataset=dataset,
                           args=config, callbacks=[Budget()])
     trainer.train()
-    reward.close()
+    env_reward.close()
     step = trainer.state.global_step // 2
     final = None
     if held is not None:
