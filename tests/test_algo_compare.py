@@ -85,3 +85,18 @@ def test_driver_runs_seeds_side_by_side_and_stops_inside_the_budget(tmp_path):
                              capture_output=True, text=True, timeout=60)
     assert json.loads((tmp_path / "results.json").read_text())["results"] == data["results"]
     assert "| sppo | 1 |" in rebuilt.stdout and "| grpo | 1 |" in rebuilt.stdout
+
+
+@pytest.mark.docker
+def test_trl_leg_runs_through_the_adapter_and_stops_inside_the_budget(tmp_path):
+    """TRL's GRPOTrainer on the env through the adapter, under the same budget and evaluation."""
+    script = Path(ac.__file__)
+    cmd = [sys.executable, str(script), "--model", "tiny-random", "--methods", "trl-grpo", "--seeds", "0",
+           "--budget-s", "3", "--points", "3", "--eval-n", "6", "--eval-batch-size", "6", "--eval-samples", "2",
+           "--prompts", "4", "--group-size", "4", "--out", str(tmp_path)]
+    subprocess.run(cmd, check=True, timeout=500, capture_output=True)
+    (r,) = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert r["method"] == "trl-grpo" and r["steps"] >= 1
+    assert r["train_wall_s"] > 0 and r["completion_tokens"] > 0
+    assert r["curve"][0]["t"] == 0.0 and r["curve"][-1]["step"] == r["steps"]
+    assert r["final_sampled"]["n"] == 6 and r["final_sampled"]["samples_per_problem"] == 2
