@@ -7,7 +7,7 @@ Reads only files in this folder (no benchmark is run): ``code_throughput_results
 ``metrics.csv`` of the SPPO demo run), ``stdio_languages_results.json`` (written by
 ``benchmarks/stdio_languages.py --out``) and ``algo_compare_*.json`` (the ``results.json`` of
 ``benchmarks/algo_compare.py``). Writes ``code_throughput.png``, ``sppo_demo.png``,
-``stdio_languages.png`` and ``algo_compare.png``.
+``stdio_languages.png``, ``algo_compare.png`` and ``algo_compare_current.png``.
 """
 
 from __future__ import annotations
@@ -84,11 +84,11 @@ def stdio_languages(src: Path, dst: Path) -> None:
     plt.close(fig)
 
 
-def algo_compare(srcs: list[Path], dst: Path) -> None:
+def algo_compare(srcs: list[tuple[Path, str]], dst: Path) -> None:
     """Held-out greedy accuracy against training clock, one line per (method, seed), one panel per
-    env; error bars are the standard error over the held-out problems."""
+    (results file, title); error bars are the standard error over the held-out problems."""
     fig, axes = plt.subplots(1, len(srcs), figsize=(6.2 * len(srcs), 4.2), squeeze=False)
-    for ax, src in zip(axes[0], srcs, strict=True):
+    for ax, (src, title) in zip(axes[0], srcs, strict=True):
         res = json.loads(src.read_text())
         methods = list(dict.fromkeys(r["method"] for r in res["results"]))
         for r in res["results"]:
@@ -99,9 +99,7 @@ def algo_compare(srcs: list[Path], dst: Path) -> None:
             first = r["seed"] == min(x["seed"] for x in res["results"] if x["method"] == r["method"])
             ax.errorbar(ts, acc, yerr=se, marker="o", ms=3, capsize=2, color=colour, alpha=0.75,
                         label=r["method"] if first else None)
-        argv = res["meta"]["argv"]
-        kwargs = argv[argv.index("--env-kwargs") + 1] if "--env-kwargs" in argv else "{}"
-        ax.set_title(f"Arithmetic-v0 {kwargs if kwargs != '{}' else '(level 1)'}", fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("training clock (s)")
         ax.set_ylabel("held-out greedy accuracy (%), 300 problems")
         ax.grid(alpha=0.3)
@@ -115,7 +113,11 @@ def main() -> None:
     code_throughput(HERE / "code_throughput_results.json", HERE / "code_throughput.png")
     sppo_demo(HERE / "sppo_demo_metrics.csv", HERE / "sppo_demo.png")
     stdio_languages(HERE / "stdio_languages_results.json", HERE / "stdio_languages.png")
-    algo_compare([HERE / "algo_compare_arith.json", HERE / "algo_compare_mixed.json"], HERE / "algo_compare.png")
+    algo_compare([(HERE / "algo_compare_arith.json", "Arithmetic-v0 level 1 (trainer before the speed-ups)"),
+                  (HERE / "algo_compare_mixed.json", "Arithmetic-v0 levels 1-3 (trainer before the speed-ups)")],
+                 HERE / "algo_compare.png")
+    algo_compare([(HERE / "algo_compare_current.json", "Arithmetic-v0 level 1, five methods (current trainer)")],
+                 HERE / "algo_compare_current.png")
 
 
 if __name__ == "__main__":
