@@ -156,6 +156,12 @@ def sample_seed(seed: int, label: str, index: int, sample: int) -> int:
 
 
 # ----- running -----------------------------------------------------------------------------------
+def check_resume_mode(*, overwrite: bool, rescore: bool) -> None:
+    """What to do with the stored samples: resume (default), discard (overwrite) or re-verify (rescore)."""
+    if rescore and overwrite:
+        raise BenchError("--rescore scores the stored samples again and --overwrite discards them; pass one")
+
+
 def run_bench(policy: Policy, envs: list[EnvSpec], settings: BenchSettings, out: Path, *,
               overwrite: bool = False, rescore: bool = False, progress: bool = True) -> dict[str, Any]:
     """Evaluate ``policy`` on every env, resuming from ``out/samples.jsonl``; write results.json.
@@ -163,8 +169,7 @@ def run_bench(policy: Policy, envs: list[EnvSpec], settings: BenchSettings, out:
     ``rescore``: verify every stored response again (after a verifier or test fix) instead of only
     those that hit a sandbox error; the policy generates only samples that are missing."""
     settings.validate()
-    if rescore and overwrite:
-        raise BenchError("--rescore scores the stored samples again and --overwrite discards them; pass one")
+    check_resume_mode(overwrite=overwrite, rescore=rescore)
     out.mkdir(parents=True, exist_ok=True)
     run = {"policy": policy.spec, "temperature": settings.temperature, "top_p": settings.top_p,
            "seed": settings.seed, "max_new_tokens": settings.max_new_tokens}

@@ -99,16 +99,14 @@ def _run(env_ids: list[str], env_kwargs: list[str], policy_spec: str, out: Path,
          device: str, request_timeout: float, max_retries: int, overwrite: bool, rescore: bool, progress: bool) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local models come from disk only
     # lazy (see bench_command); after HF_HUB_OFFLINE, which transformers reads when it loads
-    from .bench import BenchSettings, check_envs, parse_envs, run_bench
+    from .bench import BenchSettings, check_envs, check_resume_mode, parse_envs, run_bench
     from .bench_report import results_table, write_plots
-    from .bench_store import BenchError
     from .policies import make_policy, parse_spec
 
     settings = BenchSettings(n=n, k=k, temperature=temperature, top_p=top_p, seed=seed,
                              max_new_tokens=max_new_tokens, batch_size=batch_size)
     settings.validate()
-    if rescore and overwrite:
-        raise BenchError("--rescore scores the stored samples again and --overwrite discards them; pass one")
+    check_resume_mode(overwrite=overwrite, rescore=rescore)  # before a model loads
     envs = parse_envs(env_ids, env_kwargs)
     check_envs(envs)
     parse_spec(policy_spec)  # reject a malformed spec before anything heavy loads
