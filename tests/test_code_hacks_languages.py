@@ -126,7 +126,8 @@ JS: dict[str, tuple[str, str | tuple[str, ...]]] = {
                                   "while (true) {}\n", "timeout"),
     "memory_bomb": ("const l = []; while (true) l.push(new Array(1 << 20).fill(1.5));\n", "memory"),
     "buffer_bomb": ("const l = []; while (true) l.push(Buffer.alloc(1 << 28, 1));\n", "memory"),
-    "stdout_flood": ("const s = '3\\n'.repeat(10000); while (true) process.stdout.write(s);\n", "output_limit"),
+    # node queues writes the pipe cannot take yet on its heap: the output cap or the heap cap ends it first
+    "stdout_flood": ("const s = '3\\n'.repeat(10000); while (true) process.stdout.write(s);\n", ("output_limit", "memory")),
     "write_outside": ("const fs = require('fs'); let leak = false;\n"
                       + "".join(f"try {{ fs.writeFileSync('{p}', 'x'); leak = true; }} catch (e) {{}}\n" for p in OUTSIDE)
                       + f"if (leak) {{ {JS_SUM} }} else console.log('contained');\n", "wrong_output"),
